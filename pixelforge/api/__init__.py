@@ -1,0 +1,56 @@
+"""The /api/v1 blueprint: Bearer keys only, checked in the contract's order before any view runs."""
+from __future__ import annotations
+
+from flask import Blueprint, Flask, current_app, g, request
+from flask_login import current_user
+
+from pixelforge import ratelimit
+from pixelforge.api.errors import ApiError, register_error_handlers
+from pixelforge.plans import get_plan
+
+URL_PREFIX = "/api/v1"
+
+bp = Blueprint("api", __name__, url_prefix=URL_PREFIX)
+
+
+@bp.before_request
+def authenticate_and_limit():
+    """401 → 403 → 413 → 429, in that order, before the body is read."""
+    if not current_user.is_authenticated:
+        reason = g.get("auth_failure", "missing")
+        if reason == "missing":
+            raise ApiError(401, "authentication_required",
+                           "send your API key as 'Authorization: Bearer pfk_…'; create one in the dashboard",
+                           headers={"WWW-Authenticate": 'Bearer realm="pixelforge"'})
+        raise ApiError(401, "invalid_api_key", "the API key is invalid or has been revoked",
+                       headers={"WWW-Authenticate": 'Bearer realm="pixelforge", error="invalid_token"'})
+    plan = get_plan(current_user.plan)
+    if not plan.api_access:
+        raise ApiError(403, "plan_without_api_access",
+                       f"the {plan.name} plan has no API access; upgrade to pro or api, or use the playground")
+    limit = current_app.config["MAX_UPLOAD_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "upload_too_large", f"the request body is over the {limit:,}-byte upload limit")
+    if request.method == "POST":
+        g.rate_decision = ratelimit.check_submission(current_user.id, plan)
+    else:
+        g.rate_decision = ratelimit.check_read(current_user.id, plan)
+
+
+@bp.after_request
+def add_rate_headers(response):
+    decision = g.get("rate_decision")
+    if decision is not None and not decision.degraded:
+        response.headers.update(decision.headers())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from pixelforge.api import account, jobs, submissions  # noqa: F401  (routes register on bp)
+    from pixelforge.extensions import csrf, limiter
+
+    csrf.exempt(bp)  # Bearer keys only, no cookies: nothing for a cross-site form to ride on
+    limiter.exempt(bp)  # limits here come from ratelimit, checked after authentication
+    app.register_blueprint(bp)
+    register_error_handlers(app, "/api/")

@@ -1,0 +1,53 @@
+"""How API resources look on the wire."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import url_for
+
+from pixelforge.models import Job, JobStatus, User
+from pixelforge.plans import Plan, read_rpm
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC with microseconds, e.g. 2026-11-25T12:00:00.123456Z."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def job_body(job: Job) -> dict:
+    body = {
+        "job_id": job.id,
+        "status": job.status,
+        "operation": job.operation,
+        "params": job.params,
+        "engine": job.engine,
+        "model": job.model,
+        "progress": round(job.progress or 0.0, 4) if job.status != JobStatus.DONE else 1.0,
+        "credits": job.credits,
+        "refunded": job.refunded,
+        "created_at": iso(job.created_at),
+        "started_at": iso(job.started_at),
+        "finished_at": iso(job.finished_at),
+        "input": {"width": job.input_width, "height": job.input_height},
+        "result_url": None,
+        "result": None,
+        "error": None,
+    }
+    if job.status == JobStatus.DONE:
+        body["result_url"] = url_for("api.download_job", job_id=job.id, _external=True)
+        body["result"] = {"content_type": job.result_type, **(job.info or {})}
+    elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+        body["error"] = {"code": job.error_code, "message": job.error_message}
+    return body
+
+
+def account_body(user: User, plan: Plan) -> dict:
+    return {
+        "email": user.email,
+        "plan": plan.name,
+        "credits": user.credits,
+        "api_access": plan.api_access,
+        "rate_limits": {"submissions_per_minute": plan.rpm, "reads_per_minute": read_rpm(plan)},
+    }

@@ -1,0 +1,36 @@
+"""The served application: a small ASGI root with the Gradio playground at /playground and Flask at /.
+
+Gradio is ASGI and keeps its state in one process, so the root is ASGI and Flask is mounted into it
+(not the other way round: queued Gradio events never run when Gradio is mounted inside Flask).
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+log = logging.getLogger(__name__)
+
+
+def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True):
+    """Root ASGI app: playground first (when ui/ is importable), then Flask as the catch-all."""
+    from a2wsgi import WSGIMiddleware
+    from fastapi import FastAPI
+
+    from pixelforge import create_app
+
+    flask_app = flask_app or create_app()
+    root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    if with_playground and flask_app.config.get("PLAYGROUND_ENABLED", True):
+        _mount_playground(root, flask_app)
+    root.mount("/", WSGIMiddleware(flask_app, workers=16))
+    return root
+
+
+def _mount_playground(root, flask_app: Flask) -> None:
+    try:
+        from ui import mount_playground
+    except ImportError as exc:
+        log.warning("playground not mounted: %s", exc)
+        return
+    mount_playground(root, flask_app)

@@ -1,0 +1,30 @@
+"""The `pixelforge` command: serve, worker, users, keys, models."""
+from __future__ import annotations
+
+import logging
+
+import click
+
+from pixelforge.cli.accounts import keys, users
+from pixelforge.cli.processes import serve, worker
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG level.")
+def main(verbose: bool) -> None:
+    """PixelForge: self-hostable image AI (upscale, background removal, faces, enhance, erase, inpaint)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+main.add_command(serve)
+main.add_command(worker)
+main.add_command(users)
+main.add_command(keys)
+
+try:
+    from pixelforge.cli.models import models
+except ImportError:  # the models group needs nothing heavy, but keep the CLI usable while it is absent
+    models = None
+if models is not None:
+    main.add_command(models)

@@ -1,0 +1,3 @@
+from pixelforge.cli import main
+
+main(prog_name="pixelforge")

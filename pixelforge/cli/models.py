@@ -1,0 +1,275 @@
+"""`pixelforge models`: list, pull, add and verify model weights in the models folder.
+
+Weights are fetched only here, never at request time. Every file is checked against its published SHA-256
+(or upstream's MD5 where that is all there is); a file with no published checksum needs --allow-unverified.
+Hugging Face models are pulled at a pinned commit, which pins every file's content.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from workers import registry as reg
+
+UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`
+CHUNK = 1 << 16
+RETRY_BACKOFF_S = 2.0  # doubled after each failed attempt
+SPANDREL_PURPOSE = {reg.UPSCALE: "SR", reg.RESTORE_FACE: "FaceSR", reg.ERASE_OBJECT: "Inpainting"}
+
+
+def models_dir() -> Path:
+    """The configured models folder (the app's MODELS_DIR)."""
+    from flask import current_app
+
+    from pixelforge import create_app
+
+    with create_app().app_context():
+        return Path(current_app.config["MODELS_DIR"])
+
+
+def _entry(name: str) -> reg.ModelEntry:
+    try:
+        return reg.REGISTRY.get(name)
+    except reg.UnknownModelError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _human(size: int | None) -> str:
+    if size is None:
+        return "?"
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return "?"
+
+
+def _guess_device() -> str:
+    """The worker's device without importing torch: PIXELFORGE_DEVICE, else an NVIDIA driver present."""
+    forced = os.environ.get("PIXELFORGE_DEVICE", "").lower()
+    if forced in ("cpu", "cuda"):
+        return forced
+    return "cuda" if Path("/proc/driver/nvidia/version").exists() else "cpu"
+
+
+@click.group("models")
+def models() -> None:
+    """Manage model weights (list, pull, add, verify)."""
+
+
+@models.command("list")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+              help="Device the worker runs on, for the 'engine now' column.")
+def list_models(device: str) -> None:
+    """Show every known model, whether it is installed, and which engine serves each operation now."""
+    folder = models_dir()
+    device = _guess_device() if device == "auto" else device
+    rows = [("NAME", "OPERATION", "STATUS", "SIZE", "CHECKSUM", "LICENCE")]
+    for e in reg.REGISTRY:
+        status = "installed" if reg.is_installed(e.name, folder) else "missing"
+        checksum = "pinned revision" if e.hub else ("sha256" if all(f.sha256 for f in e.files)
+                                                    else "md5" if e.verified else "none")
+        rows.append((e.name, e.operation, status, _human(e.size), checksum, e.licence.describe()))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    click.echo(f"\nEngines now (models folder {folder}, device {device}):")
+    for label, op, params in (("upscale 2x", reg.UPSCALE, {"scale": 2}), ("upscale 4x", reg.UPSCALE, {"scale": 4}),
+                              ("enhance", reg.ENHANCE, {}), ("remove-background", reg.REMOVE_BACKGROUND, {}),
+                              ("restore-face", reg.RESTORE_FACE, {}), ("erase-object", reg.ERASE_OBJECT, {}),
+                              ("inpaint", reg.INPAINT, {})):
+        name = reg.installed_model_for(op, params, folder, device)
+        if name:
+            engine = f"model {name}"
+        elif op == reg.INPAINT:
+            engine = "unavailable (needs: pixelforge models pull sd-inpainting)"
+        else:
+            engine = "classical"
+        click.echo(f"  {label:<18} {engine}")
+
+
+def _fetch_once(url: str, part: Path, spec: reg.ModelFile, timeout: float, show_progress: bool) -> None:
+    """One request: append to part from where it stops (HTTP Range), or start over if the server ignores it."""
+    import requests
+    from tqdm import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with requests.get(url, headers=headers, stream=True, timeout=timeout) as response:
+        if response.status_code == 416 and have:  # nothing left to send: the part is whole
+            return
+        response.raise_for_status()
+        resumed = response.status_code == 206
+        have = have if resumed else 0
+        total = int(response.headers.get("Content-Length", 0)) + have or spec.size
+        with open(part, "ab" if resumed else "wb") as out, tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
+                disable=not show_progress, file=sys.stderr) as bar:
+            for block in response.iter_content(CHUNK):
+                out.write(block)
+                bar.update(len(block))
+
+
+def download(url: str, dest: Path, spec: reg.ModelFile, *, retries: int = 4, timeout: float = 60,
+             show_progress: bool = True) -> None:
+    """Fetch url into dest.part, resuming and retrying on network errors or a short body, check size and
+    checksums, then move it into place; a mismatching download is deleted."""
+    import requests
+
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, retries + 1):
+        try:
+            _fetch_once(url, part, spec, timeout, show_progress)
+            short = spec.size is not None and part.stat().st_size < spec.size
+            if not short:
+                break
+            error: object = f"got {part.stat().st_size} of {spec.size} bytes"
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            error = exc
+        except requests.HTTPError as exc:
+            raise click.ClickException(f"download of {url} failed: {exc}") from None
+        if attempt == retries:
+            raise click.ClickException(f"download of {url} failed after {retries} attempts: {error}")
+        click.echo(f"{dest.name}: {error}; resuming ({attempt}/{retries})", err=True)
+        time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
+    problems = reg.check_file(part, spec)
+    if problems:
+        part.unlink(missing_ok=True)
+        raise click.ClickException("checksum mismatch, download discarded: " + "; ".join(problems))
+    os.replace(part, dest)
+
+
+def _pull_hub(entry: reg.ModelEntry, target: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    hub = entry.hub
+    assert hub is not None
+    try:
+        snapshot_download(repo_id=hub.repo_id, revision=hub.revision, local_dir=target,
+                          allow_patterns=list(hub.allow_patterns) or None)
+    except Exception as error:  # noqa: BLE001 - any hub failure is reported, not a traceback
+        raise click.ClickException(f"{entry.name}: pull from {hub.repo_id}@{hub.revision} failed: {error}")
+
+
+@models.command("pull")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--allow-unverified", is_flag=True, help="Accept files that have no published checksum.")
+def pull(names: tuple[str, ...], allow_unverified: bool) -> None:
+    """Download models by name into the models folder, checking every file."""
+    folder = models_dir()
+    entries = [_entry(n) for n in names]
+    for e in entries:
+        if not e.verified and not allow_unverified:
+            raise click.ClickException(f"{e.name} has files with no published checksum; "
+                                       "rerun with --allow-unverified to accept them unchecked")
+    for e in entries:
+        if e.licence.non_commercial or e.licence.use_restricted:
+            click.echo(f"note: {e.name} is licensed {e.licence.describe()}; read {e.licence.url}", err=True)
+        target = folder / e.name
+        if e.hub is not None:
+            _pull_hub(e, target)
+        else:
+            for f in e.files:
+                dest = target / f.path
+                if dest.exists() and not reg.check_file(dest, f):
+                    click.echo(f"{e.name}: {f.path} already installed")
+                    continue
+                if f.url is None:
+                    raise click.ClickException(f"{e.name}: {f.path} has no download URL; use `models add`")
+                download(f.url, dest, f)
+        click.echo(f"{e.name}: installed in {target}")
+
+
+def _check_spandrel(entry: reg.ModelEntry, source: Path) -> None:
+    """A custom file under a spandrel entry must be an architecture spandrel knows, for the same purpose."""
+    try:
+        from spandrel import ModelLoader
+
+        descriptor = ModelLoader(device="cpu").load_from_file(source)
+    except Exception as error:  # noqa: BLE001 - report what spandrel said
+        raise click.ClickException(f"{source.name} is not a model spandrel can load: {error}") from None
+    wanted = SPANDREL_PURPOSE.get(entry.operation)
+    if wanted and descriptor.purpose != wanted:
+        raise click.ClickException(f"{source.name} is a {descriptor.purpose} model; {entry.name} needs {wanted}")
+    if entry.scale and getattr(descriptor, "scale", entry.scale) != entry.scale:
+        click.echo(f"note: {source.name} is {descriptor.scale}x; output is resized to the requested scale", err=True)
+
+
+@models.command("add")
+@click.argument("name")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--allow-unverified", is_flag=True,
+              help="Install a file whose checksum differs from (or lacks) the published one.")
+def add(name: str, source: Path, allow_unverified: bool) -> None:
+    """Copy a model file (or a diffusers folder) you already have into the models folder."""
+    entry = _entry(name)
+    target = models_dir() / entry.name
+    if entry.hub is not None:
+        if not source.is_dir():
+            raise click.ClickException(f"{name} is a folder model; give the folder")
+        missing = [f.path for f in entry.files if not (source / f.path).is_file()]
+        if missing:
+            raise click.ClickException(f"{source} lacks {', '.join(missing)}")
+        if not allow_unverified:
+            raise click.ClickException(f"a local folder cannot be proven to be {entry.hub.repo_id}@"
+                                       f"{entry.hub.revision}; use `models pull` or add --allow-unverified")
+        shutil.copytree(source, target, dirs_exist_ok=True)
+        click.echo(f"{name}: copied {source} to {target} (unverified)")
+        return
+    if source.is_dir() or len(entry.files) != 1:
+        raise click.ClickException(f"{name} takes one file ({entry.files[0].path})")
+    spec = entry.files[0]
+    if source.suffix.lower() != Path(spec.path).suffix.lower():
+        raise click.ClickException(f"{name} expects a {Path(spec.path).suffix} file, got {source.name}")
+    problems = reg.check_file(source, spec) if spec.verifiable else ["no published checksum"]
+    if problems and not allow_unverified:
+        raise click.ClickException(f"{source.name} does not match {name}: " + "; ".join(problems)
+                                   + " (use --allow-unverified to install it anyway)")
+    if problems and entry.loader == reg.LOAD_SPANDREL:
+        _check_spandrel(entry, source)
+    target.mkdir(parents=True, exist_ok=True)
+    dest = target / spec.path
+    shutil.copyfile(source, dest.with_name(dest.name + ".part"))
+    os.replace(dest.with_name(dest.name + ".part"), dest)
+    marker = target / UNVERIFIED_MARKER
+    if problems:
+        marker.write_text(json.dumps({spec.path: reg.file_digests(dest)[0]}))
+        click.echo(f"{name}: installed {source.name} unverified ({'; '.join(problems)})")
+    else:
+        marker.unlink(missing_ok=True)
+        click.echo(f"{name}: installed {source.name} (checksum verified)")
+
+
+@models.command("verify")
+@click.argument("names", nargs=-1)
+def verify(names: tuple[str, ...]) -> None:
+    """Re-hash installed files against their published checksums (all installed models by default)."""
+    folder = models_dir()
+    entries = [_entry(n) for n in names] or [e for e in reg.REGISTRY if (folder / e.name).is_dir()]
+    failures = []
+    for e in entries:
+        target = folder / e.name
+        marker = target / UNVERIFIED_MARKER
+        custom = json.loads(marker.read_text()) if marker.is_file() else {}
+        problems = []
+        for f in e.files:
+            path = target / f.path
+            if f.path in custom and path.is_file():
+                if reg.file_digests(path)[0] != custom[f.path]:
+                    problems.append(f"{f.path}: changed since it was added")
+            else:
+                problems += reg.check_file(path, f)
+        note = ("custom, unverified" if custom else "pinned revision, files present" if e.hub
+                else "verified" if e.verified else "present, no published checksum")
+        click.echo(f"{e.name}: {'FAILED: ' + '; '.join(problems) if problems else 'ok (' + note + ')'}")
+        if problems:
+            failures.append(e.name)
+    if failures:
+        raise click.ClickException(f"{len(failures)} model(s) failed verification: {', '.join(failures)}")

@@ -1,0 +1,45 @@
+"""`pixelforge serve` and `pixelforge worker`."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--job-workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Job worker processes to run beside the web server.")
+def serve(host: str, port: int, job_workers: int) -> None:
+    """Run everything: web, API, playground, job workers and (unless REDIS_URL is set) an embedded Redis."""
+    from pixelforge import create_app
+    from pixelforge.redis_server import EmbeddedRedisError
+    from pixelforge.supervisor import ServeOptions, serve as run_service
+
+    try:
+        code = run_service(create_app(), ServeOptions(host=host, port=port, job_workers=job_workers))
+    except EmbeddedRedisError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sys.exit(code)
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs (a supervisor restarts it).")
+def worker(burst: bool, max_jobs: int | None) -> None:
+    """Run one job worker (needs REDIS_URL, or the embedded Redis of a running `pixelforge serve`)."""
+    from pixelforge import create_app
+    from pixelforge.redis_server import socket_path_for
+    from workers.worker import run_worker
+
+    app = create_app()
+    if not app.config["REDIS_URL"]:
+        from pathlib import Path
+
+        socket = socket_path_for(Path(app.instance_path) / "redis")
+        if not socket.exists():
+            raise click.ClickException("no REDIS_URL set and no embedded Redis running; start `pixelforge serve` "
+                                       "or set REDIS_URL")
+        app.config["REDIS_URL"] = f"unix://{socket}"
+    run_worker(app, burst=burst, max_jobs=max_jobs)

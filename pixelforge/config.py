@@ -1,0 +1,139 @@
+"""Configuration in one place: defaults here, then instance/config.py, then the environment, then a test's dict."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+ENV_PREFIX = "PIXELFORGE_"
+
+
+class Defaults:
+    """Every setting PixelForge reads, with its default. README's settings table mirrors this class."""
+
+    SECRET_KEY: str | None = None  # generated into the instance folder on first run
+    KEY_HASH_SECRET: str | None = None  # HMAC secret for API keys; generated likewise
+    SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite in the instance folder
+    REDIS_URL: str | None = None  # default: the embedded redis started by `pixelforge serve`
+    STORAGE_DIR: str | None = None  # default: <instance>/storage
+    MODELS_DIR: str | None = None  # default: <instance>/models (PIXELFORGE_MODELS also works)
+    QUEUE_NAME = "pixelforge"
+
+    MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # whole request body; larger → 413 before it is read
+    MAX_INPUT_PIXELS = 40_000_000  # read from the header, before decoding
+    MAX_OUTPUT_PIXELS = 64_000_000  # e.g. a 4x upscale of 2000×1500 (48 MP) fits
+    MAX_PROMPT_CHARS = 1000
+
+    SIGNUP_PLAN = "free"
+    SIGNUP_CREDITS = 10
+    PLAN_LIMITS: dict = {}  # e.g. {"pro": {"rpm": 600}} overrides rows of plans.PLANS
+    READ_RATE_MULTIPLIER = 10  # reads (status, list, download, account) get rpm × this per key
+    RATELIMIT_STORAGE_URI: str | None = None  # default: REDIS_URL
+
+    JOB_TIMEOUTS = {  # seconds a job may run before it is failed and refunded
+        "upscale": 600,
+        "remove-background": 300,
+        "restore-face": 300,
+        "enhance": 120,
+        "erase-object": 300,
+        "inpaint": 1800,
+    }
+    WORKER_HEARTBEAT_SECONDS = 5.0
+    WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded
+    QUEUED_EXPIRE_SECONDS = 3600.0  # a job still queued after this is failed+refunded
+    REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive
+    WORKER_MAX_JOBS = 500  # recycle a worker process after this many jobs (bounds memory growth)
+
+    PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is several times faster than Pillow's default 6
+    SESSION_COOKIE_SECURE = False  # set True behind HTTPS; browsers drop Secure cookies on http://127.0.0.1
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PREFERRED_URL_SCHEME = "http"
+    TRUST_PROXY_HEADERS = False  # honour X-Forwarded-* from one reverse proxy
+
+
+def instance_path_from_env(default: str | None = None) -> str:
+    """The instance folder: PIXELFORGE_INSTANCE, else ./instance in the working directory."""
+    return os.path.abspath(os.environ.get("PIXELFORGE_INSTANCE") or default or "instance")
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Fill app.config from defaults, instance/config.py, the environment, then test_config."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    _apply_environment(app.config)
+    if test_config:
+        app.config.update(test_config)
+    _fill_derived(app)
+
+
+def _apply_environment(config: dict) -> None:
+    for name, value in os.environ.items():
+        if name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):] in config:
+            key = name[len(ENV_PREFIX):]
+            config[key] = _coerce(value, config[key])
+    if os.environ.get("DATABASE_URL"):
+        config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
+    if os.environ.get("REDIS_URL"):
+        config["REDIS_URL"] = os.environ["REDIS_URL"]
+    if os.environ.get("PIXELFORGE_MODELS"):
+        config["MODELS_DIR"] = os.environ["PIXELFORGE_MODELS"]
+
+
+def _coerce(raw: str, current):
+    """Read an environment string as the type of the setting it overrides."""
+    if isinstance(current, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, float):
+        return float(raw)
+    if isinstance(current, (dict, list)):
+        return json.loads(raw)
+    return raw
+
+
+def _normalise_database_url(url: str) -> str:
+    """Heroku-style postgres:// URLs name the psycopg 3 driver explicitly."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _fill_derived(app: Flask) -> None:
+    config = app.config
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    config.setdefault("INSTANCE_DIR", str(instance))
+    if not config["SQLALCHEMY_DATABASE_URI"]:
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'pixelforge.db'}"
+    config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+    config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
+    config["MODELS_DIR"] = config["MODELS_DIR"] or str(instance / "models")
+    config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
+    config["SECRET_KEY"] = config["SECRET_KEY"] or _instance_secret(instance, "secret_key")
+    config["KEY_HASH_SECRET"] = config["KEY_HASH_SECRET"] or _instance_secret(instance, "key_hash_secret")
+    config["RATELIMIT_STORAGE_URI"] = config["RATELIMIT_STORAGE_URI"] or config["REDIS_URL"]
+
+
+def _instance_secret(instance: Path, name: str) -> str:
+    """Read a secret from the instance folder, creating it (mode 600) on first run."""
+    path = instance / name
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        value = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of ours created it first
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+        return value

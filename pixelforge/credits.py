@@ -1,0 +1,75 @@
+"""Credits: one conditional UPDATE to reserve, one to refund, and a ledger row beside each.
+
+The balance column is what concurrency is decided on (the UPDATE's WHERE clause); the ledger is the
+append-only history whose sum always equals that balance.
+"""
+from __future__ import annotations
+
+from sqlalchemy import func, update
+
+from pixelforge.extensions import db
+from pixelforge.models import CreditEntry, Job, JobStatus, User
+
+
+class InsufficientCredits(Exception):
+    """The balance does not cover the operation's cost."""
+
+    def __init__(self, needed: int, balance: int):
+        super().__init__(f"this operation costs {needed} credit(s); your balance is {balance}")
+        self.needed = needed
+        self.balance = balance
+
+
+def reserve_credits(user_id: int, cost: int, job_id: str) -> None:
+    """Take cost credits in the current transaction, or raise InsufficientCredits. The caller commits."""
+    result = db.session.execute(
+        update(User).where(User.id == user_id, User.credits >= cost).values(credits=User.credits - cost)
+    )
+    if result.rowcount != 1:
+        balance = db.session.scalar(db.select(User.credits).where(User.id == user_id)) or 0
+        raise InsufficientCredits(cost, balance)
+    db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=-cost, reason="charge"))
+
+
+def finish_unsuccessfully(job_id: str, status: str, error_code: str, error_message: str, now) -> bool:
+    """Move an active job to failed/cancelled and refund it, exactly once. Commits; True if this call did it.
+
+    The status transition is itself the guard: only the one UPDATE that sees the job still active
+    wins, so a reaper, a worker and a cancel racing each other refund once between them.
+    """
+    result = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(JobStatus.ACTIVE), Job.refunded.is_(False))
+        .values(status=status, error_code=error_code, error_message=error_message[:2000],
+                finished_at=now, refunded=True)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        return False
+    job = db.session.get(Job, job_id)
+    db.session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.credits))
+    db.session.add(CreditEntry(user_id=job.user_id, job_id=job_id, delta=job.credits, reason="refund",
+                               note=error_code))
+    db.session.commit()
+    return True
+
+
+def grant_credits(user: User, amount: int, reason: str = "grant", note: str | None = None) -> None:
+    """Add (or with a negative amount, remove) credits outside any job. Commits."""
+    db.session.execute(update(User).where(User.id == user.id).values(credits=User.credits + amount))
+    db.session.add(CreditEntry(user_id=user.id, delta=amount, reason=reason, note=note))
+    db.session.commit()
+    db.session.refresh(user)
+
+
+def ledger_total(user_id: int) -> int:
+    """The sum of a user's ledger: equals their balance whenever no transaction is half-done."""
+    return db.session.scalar(db.select(func.coalesce(func.sum(CreditEntry.delta), 0)).where(
+        CreditEntry.user_id == user_id)) or 0
+
+
+def ledger(user_id: int, limit: int = 100) -> list[CreditEntry]:
+    """The user's newest ledger entries first."""
+    return list(db.session.scalars(
+        db.select(CreditEntry).where(CreditEntry.user_id == user_id)
+        .order_by(CreditEntry.created_at.desc(), CreditEntry.id.desc()).limit(limit)))

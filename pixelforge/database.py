@@ -1,0 +1,33 @@
+"""The database binding: SQLite tuned for concurrent web and worker writers, tables created on start."""
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from pixelforge.extensions import db
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    """WAL lets readers and one writer work at once; busy_timeout makes writers wait instead of failing."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def init_app(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _tune_sqlite)
+            db.engine.dispose()  # connections made before the listener existed would miss the pragmas
+        from pixelforge import models  # noqa: F401  (tables register on import)
+
+        db.create_all()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"

@@ -1,0 +1,145 @@
+"""Uploads in, results out: sniff and check images from their bytes, decode them, read masks, encode results.
+
+Nothing here trusts a file name or a Content-Type: the format comes from the leading bytes, and the pixel
+count from the header before any decoding, so a decompression bomb costs a few bytes of reading.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from pixelforge.operations import ValidationFailed
+
+ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MASK_THRESHOLD = 128
+# Our own pixel check runs first; lift Pillow's global guard so it never fires with a less clear message.
+Image.MAX_IMAGE_PIXELS = None
+
+_KNOWN_SIGNATURES = (  # recognised only to name them in the refusal
+    (b"GIF8", "GIF"), (b"%PDF", "PDF"), (b"SIMPLE  =", "FITS"), (b"BM", "BMP"), (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"), (b"\x00\x00\x01\x00", "ICO"), (b"8BPS", "PSD"),
+)
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    format: str
+    width: int
+    height: int
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The format named by the file's leading bytes, or None if it is not one we accept."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _describe_unsupported(data: bytes) -> str:
+    head = data[:512].lstrip()
+    for signature, name in _KNOWN_SIGNATURES:
+        if data.startswith(signature):
+            return name
+    if head.startswith(b"<?xml") or b"<svg" in head.lower():
+        return "SVG"
+    return "unknown"
+
+
+def read_header(data: bytes, param: str, max_pixels: int) -> ImageHeader:
+    """Check format and pixel count from the header alone; raise ValidationFailed otherwise."""
+    if not data:
+        raise ValidationFailed(f"{param} is an empty file", param, "empty_file")
+    fmt = sniff_format(data)
+    if fmt is None:
+        kind = _describe_unsupported(data)
+        detail = f" ({kind})" if kind != "unknown" else ""
+        raise ValidationFailed(f"{param} is not a supported image{detail}; send PNG, JPEG or WebP", param,
+                               "unsupported_format")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data), formats=[fmt])
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationFailed(f"{param} could not be read as {fmt}: {exc}", param, "corrupt_image") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ValidationFailed(f"{param} has no pixels", param, "corrupt_image")
+    if width * height > max_pixels:
+        raise ValidationFailed(f"{param} is {width}×{height} = {width * height:,} pixels; the limit is "
+                               f"{max_pixels:,}", param, "image_too_large")
+    if getattr(image, "n_frames", 1) > 1:
+        raise ValidationFailed(f"{param} is animated; send a single still image", param, "animated_image")
+    return ImageHeader(fmt, width, height)
+
+
+def decode_image(data: bytes, param: str = "image") -> Image.Image:
+    """Decode fully, apply EXIF orientation, and normalise to RGB or RGBA (alpha kept)."""
+    fmt = sniff_format(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            image = Image.open(io.BytesIO(data), formats=[fmt] if fmt else None)
+            image.load()
+            image = ImageOps.exif_transpose(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ValidationFailed(f"{param} is truncated or corrupt: {exc}", param, "corrupt_image") from None
+    return _normalise_mode(image)
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "RGBA"):
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.uint32)
+        image = Image.fromarray((array >> 8).clip(0, 255).astype(np.uint8), "L")
+    has_alpha = image.mode in ("LA", "PA", "La", "RGBa") or (image.mode == "P" and "transparency" in image.info)
+    return image.convert("RGBA" if has_alpha else "RGB")
+
+
+def decode_mask(data: bytes, size: tuple[int, int], param: str = "mask") -> Image.Image:
+    """A binary mask (mode "L", 0 or 255; 255 = change) from alpha when it varies, else from luminance."""
+    image = decode_image(data, param)
+    if image.size != size:
+        raise ValidationFailed(f"{param} is {image.size[0]}×{image.size[1]} but the image is {size[0]}×{size[1]}; "
+                               "they must match", param, "mask_size_mismatch")
+    channel = None
+    if image.mode == "RGBA":
+        alpha = image.getchannel("A")
+        low, high = alpha.getextrema()
+        if low != high:  # an alpha that is opaque everywhere carries no mask; read the pixels instead
+            channel = alpha
+    if channel is None:
+        channel = image.convert("L")
+    binary = (np.asarray(channel) >= MASK_THRESHOLD).astype(np.uint8) * 255
+    if not binary.any():
+        raise ValidationFailed(f"{param} is empty: nothing is white (≥ {MASK_THRESHOLD}), so nothing would change",
+                               param, "empty_mask")
+    return Image.fromarray(binary, "L")
+
+
+def encode_result(image: Image.Image, fmt: str, png_compress_level: int = 1) -> tuple[bytes, str]:
+    """Encode a result without metadata; returns (bytes, content type). PNG stays lossless at any level."""
+    buffer = io.BytesIO()
+    if fmt == "webp":
+        image.save(buffer, format="WEBP", quality=90, alpha_quality=100, method=4)
+        return buffer.getvalue(), "image/webp"
+    if fmt == "jpeg":
+        image.convert("RGB").save(buffer, format="JPEG", quality=92)
+        return buffer.getvalue(), "image/jpeg"
+    image.save(buffer, format="PNG", compress_level=png_compress_level)
+    return buffer.getvalue(), "image/png"
+
+
+EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}

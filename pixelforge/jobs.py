@@ -1,0 +1,212 @@
+"""Jobs: validate a submission, charge for it, store its inputs, queue it; read, list and reap jobs."""
+from __future__ import annotations
+
+import base64
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import or_, and_
+
+from pixelforge import credits, images, queue
+from pixelforge.extensions import db
+from pixelforge.models import Job, JobStatus, User, utcnow
+from pixelforge.operations import Operation, ValidationFailed
+from pixelforge.plans import get_plan
+from pixelforge.storage import StorageError, get_storage, job_object_key
+
+log = logging.getLogger(__name__)
+
+
+class JobNotFound(LookupError):
+    """No job with that id belongs to the caller (HTTP 404: others' jobs are indistinguishable)."""
+
+
+class JobNotFinished(Exception):
+    """The job has no result yet (HTTP 409)."""
+
+
+class JobHasNoResult(Exception):
+    """The job failed or was cancelled, so there is nothing to download (HTTP 502 for failures)."""
+
+    def __init__(self, job: Job):
+        super().__init__(job.error_message or f"job {job.id} is {job.status}")
+        self.job = job
+
+
+class ModelNotInstalled(queue.QueueUnavailable):
+    """The operation needs model weights this host does not have (HTTP 503, with the command to fix it)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A validated request: everything submit_job needs, nothing HTTP-specific."""
+
+    operation: Operation
+    params: dict
+    image: bytes
+    mask: bytes | None
+    header: images.ImageHeader
+
+
+def validate_submission(operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None,
+                        plan_name: str) -> Submission:
+    """Check parameters, the image and the mask; raise ValidationFailed (422) on the first problem."""
+    config = current_app.config
+    if image is None:
+        raise ValidationFailed("image is required: send it as a file field named 'image'", "image", "missing_file")
+    params = operation.validate(form)
+    header = images.read_header(image, "image", config["MAX_INPUT_PIXELS"])
+    decoded = images.decode_image(image, "image")
+    if operation.needs_mask:
+        if mask is None:
+            raise ValidationFailed("mask is required: a black image, white where to change", "mask", "missing_file")
+        images.read_header(mask, "mask", config["MAX_INPUT_PIXELS"])
+        images.decode_mask(mask, decoded.size, "mask")
+    elif mask is not None:
+        raise ValidationFailed(f"{operation.name} takes no mask", "mask", "unknown_parameter")
+    scale = operation.output_scale(params)
+    out_pixels = decoded.size[0] * scale * decoded.size[1] * scale
+    cap = get_plan(plan_name).max_output_pixels or config["MAX_OUTPUT_PIXELS"]
+    if out_pixels > cap:
+        raise ValidationFailed(f"the result would be {decoded.size[0] * scale}×{decoded.size[1] * scale} = "
+                               f"{out_pixels:,} pixels; the limit is {cap:,}", "image", "output_too_large")
+    return Submission(operation, params, image, mask, header)
+
+
+def _ensure_runnable(operation: Operation) -> None:
+    """503 before charging when the operation cannot run on this host at all."""
+    if operation.name == "inpaint":
+        from workers.registry import installed_model_for
+
+        if installed_model_for("inpaint", {}, current_app.config["MODELS_DIR"]) is None:
+            raise ModelNotInstalled("inpainting needs a Stable Diffusion inpainting model, which is not installed; "
+                                    "install it with `pixelforge models pull sd-inpainting`")
+
+
+def submit_job(user: User, submission: Submission) -> Job:
+    """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageError (502)."""
+    operation, params = submission.operation, submission.params
+    cost = operation.cost(params)
+    if user.credits < cost:
+        raise credits.InsufficientCredits(cost, user.credits)
+    _ensure_runnable(operation)
+    queue.ensure_queue_ready()
+
+    job_id = str(uuid.uuid4())
+    storage = get_storage()
+    input_key = job_object_key(job_id, "input")
+    mask_key = job_object_key(job_id, "mask") if submission.mask is not None else None
+    storage.put(input_key, submission.image)
+    if mask_key:
+        storage.put(mask_key, submission.mask)
+
+    job = Job(id=job_id, user_id=user.id, operation=operation.name, params=params, status=JobStatus.QUEUED,
+              credits=cost, input_key=input_key, mask_key=mask_key, input_width=submission.header.width,
+              input_height=submission.header.height, created_at=utcnow())
+    try:
+        db.session.add(job)
+        db.session.flush()  # the ledger row refers to the job
+        credits.reserve_credits(user.id, cost, job_id)
+        db.session.commit()
+    except credits.InsufficientCredits:
+        db.session.rollback()
+        _delete_quietly(storage, input_key, mask_key)
+        raise
+
+    try:
+        queue.enqueue_job(job_id, operation.name)
+    except queue.QueueUnavailable as exc:
+        credits.finish_unsuccessfully(job_id, JobStatus.FAILED, "queue_unavailable", str(exc), utcnow())
+        raise
+    return job
+
+
+def _delete_quietly(storage, *keys) -> None:
+    for key in keys:
+        if key:
+            try:
+                storage.delete(key)
+            except StorageError:
+                log.warning("could not delete %s after a refused submission", key)
+
+
+def get_job(user: User, job_id: str) -> Job:
+    """The caller's job, reaped first if its worker went silent; JobNotFound otherwise."""
+    job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
+    if job is None or job.user_id != user.id:
+        raise JobNotFound(f"no job {job_id!r}")
+    if job.status in JobStatus.ACTIVE and _is_abandoned(job, utcnow()):
+        reap_jobs()
+        db.session.refresh(job)
+    return job
+
+
+def read_result(user: User, job_id: str) -> tuple[Job, bytes]:
+    """The finished job's result bytes; JobNotFinished (409) or JobHasNoResult (502) when there are none."""
+    job = get_job(user, job_id)
+    if job.status in JobStatus.ACTIVE:
+        raise JobNotFinished(f"job {job.id} is {job.status}; poll GET /api/v1/jobs/{job.id} until it is done")
+    if job.status != JobStatus.DONE or not job.result_key:
+        raise JobHasNoResult(job)
+    return job, get_storage().get(job.result_key)
+
+
+def list_jobs(user: User, limit: int = 20, cursor: str | None = None) -> tuple[list[Job], str | None]:
+    """The caller's jobs newest first, and the cursor of the next page (None on the last page)."""
+    query = db.select(Job).where(Job.user_id == user.id)
+    if cursor:
+        created_at, job_id = _decode_cursor(cursor)
+        query = query.where(or_(Job.created_at < created_at, and_(Job.created_at == created_at, Job.id < job_id)))
+    rows = list(db.session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
+    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def _encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat(timespec='microseconds')}|{job.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        return datetime.fromisoformat(created), job_id
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed("cursor is not one this API returned", "cursor") from None
+
+
+def _is_abandoned(job: Job, now: datetime) -> bool:
+    config = current_app.config
+    if job.status == JobStatus.PROCESSING:
+        last_sign = job.heartbeat_at or job.started_at or job.created_at
+        return now - last_sign > timedelta(seconds=config["WORKER_LOST_AFTER_SECONDS"])
+    return now - job.created_at > timedelta(seconds=config["QUEUED_EXPIRE_SECONDS"])
+
+
+def reap_jobs() -> int:
+    """Fail and refund jobs whose worker went silent or that waited in the queue too long. Returns how many."""
+    config = current_app.config
+    now = utcnow()
+    lost_before = now - timedelta(seconds=config["WORKER_LOST_AFTER_SECONDS"])
+    expired_before = now - timedelta(seconds=config["QUEUED_EXPIRE_SECONDS"])
+    lost = db.session.scalars(db.select(Job.id).where(
+        Job.status == JobStatus.PROCESSING,
+        db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) < lost_before)).all()
+    expired = db.session.scalars(db.select(Job.id).where(
+        Job.status == JobStatus.QUEUED, Job.created_at < expired_before)).all()
+    reaped = 0
+    for job_id in lost:
+        reaped += credits.finish_unsuccessfully(
+            job_id, JobStatus.FAILED, "worker_lost",
+            "the worker running this job stopped responding; the job was refunded, please submit it again", now)
+    for job_id in expired:
+        reaped += credits.finish_unsuccessfully(
+            job_id, JobStatus.FAILED, "queue_timeout",
+            "no worker picked this job up in time; the job was refunded, please submit it again", now)
+    if reaped:
+        log.warning("reaped %d abandoned job(s)", reaped)
+    return reaped

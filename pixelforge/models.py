@@ -1,0 +1,106 @@
+"""The database's tables: users, their API keys, their jobs and the credit ledger."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from pixelforge.extensions import db
+
+
+def utcnow() -> datetime:
+    """Naive UTC: SQLite has no time zones, so every timestamp is stored as UTC without one."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class JobStatus:
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    ACTIVE = (QUEUED, PROCESSING)
+    FINAL = (DONE, FAILED, CANCELLED)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    plan: Mapped[str] = mapped_column(String(32), default="free")
+    credits: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    api_keys = relationship("ApiKey", back_populates="user", lazy="select")
+
+
+class ApiKey(db.Model):
+    """An API key: only its visible prefix and an HMAC of the whole key are stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(32), unique=True, index=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user = relationship("User", back_populates="api_keys")
+
+
+class Job(db.Model):
+    """One submitted operation. This row, not the queue, is the truth about a job's state and credits."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_user_created", "user_id", "created_at"),
+        Index("ix_jobs_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    operation: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
+    credits: Mapped[int] = mapped_column(Integer)
+    refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    engine: Mapped[str | None] = mapped_column(String(16))
+    model: Mapped[str | None] = mapped_column(String(64))
+    info: Mapped[dict | None] = mapped_column(JSON)
+    input_key: Mapped[str] = mapped_column(String(200))
+    mask_key: Mapped[str | None] = mapped_column(String(200))
+    result_key: Mapped[str | None] = mapped_column(String(200))
+    result_type: Mapped[str | None] = mapped_column(String(32))
+    input_width: Mapped[int | None] = mapped_column(Integer)
+    input_height: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    worker_name: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    user = relationship("User")
+
+
+class CreditEntry(db.Model):
+    """Append-only ledger: the sum of a user's entries is always their balance."""
+
+    __tablename__ = "credit_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    job_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id"), index=True)
+    delta: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))  # grant | charge | refund | adjustment
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

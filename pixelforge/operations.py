@@ -1,0 +1,166 @@
+"""The catalogue of operations: each one's parameters, defaults, validation and credit cost."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import current_app
+
+
+class ValidationFailed(Exception):
+    """A request parameter is missing, malformed or out of range (HTTP 422)."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "validation_error"):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+@dataclass(frozen=True)
+class IntParam:
+    name: str
+    default: int | None
+    low: int
+    high: int
+    choices: tuple[int, ...] = ()
+    optional: bool = False  # absent means None rather than the default
+
+    def parse(self, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValidationFailed(f"{self.name} must be an integer, got {raw[:40]!r}", self.name) from None
+        if self.choices and value not in self.choices:
+            allowed = " or ".join(str(c) for c in self.choices)
+            raise ValidationFailed(f"{self.name} must be {allowed}, got {value}", self.name)
+        if not self.low <= value <= self.high:
+            raise ValidationFailed(f"{self.name} must be between {self.low} and {self.high}, got {value}", self.name)
+        return value
+
+
+@dataclass(frozen=True)
+class FloatParam:
+    name: str
+    default: float
+    low: float
+    high: float
+    low_exclusive: bool = False
+    optional: bool = False
+
+    def parse(self, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValidationFailed(f"{self.name} must be a number, got {raw[:40]!r}", self.name) from None
+        if not math.isfinite(value):
+            raise ValidationFailed(f"{self.name} must be a finite number", self.name)
+        too_low = value <= self.low if self.low_exclusive else value < self.low
+        if too_low or value > self.high:
+            opening = "(" if self.low_exclusive else "["
+            raise ValidationFailed(f"{self.name} must be in {opening}{self.low}, {self.high}], got {value}", self.name)
+        return value
+
+
+@dataclass(frozen=True)
+class ChoiceParam:
+    name: str
+    default: str
+    choices: tuple[str, ...]
+    optional: bool = False
+
+    def parse(self, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in self.choices:
+            raise ValidationFailed(f"{self.name} must be one of {', '.join(self.choices)}, got {raw[:40]!r}",
+                                   self.name)
+        return value
+
+
+@dataclass(frozen=True)
+class TextParam:
+    name: str
+    default: str
+    max_chars_setting: str  # the config key that bounds its length
+    optional: bool = False
+
+    def parse(self, raw: str) -> str:
+        limit = current_app.config[self.max_chars_setting]
+        if len(raw) > limit:
+            raise ValidationFailed(f"{self.name} is {len(raw)} characters; the limit is {limit}", self.name)
+        if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in raw):
+            raise ValidationFailed(f"{self.name} contains control characters", self.name)
+        return raw.strip() or self.default
+
+
+Param = IntParam | FloatParam | ChoiceParam | TextParam
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str  # also the URL path under /api/v1
+    summary: str
+    params: tuple[Param, ...]
+    cost: Callable[[dict], int]
+    needs_mask: bool = False
+    output_scale: Callable[[dict], int] = lambda params: 1
+    result_format: Callable[[dict], str] = lambda params: "png"
+    extra_checks: tuple[Callable[[dict], None], ...] = field(default_factory=tuple)
+
+    def validate(self, form: dict[str, str]) -> dict[str, Any]:
+        """Parse form fields into typed params with defaults; unknown fields are refused."""
+        known = {p.name for p in self.params}
+        for name in form:
+            if name not in known:
+                allowed = ", ".join(sorted(known)) or "none besides the image"
+                raise ValidationFailed(f"unknown parameter {name!r}; this operation takes: {allowed}", name,
+                                       "unknown_parameter")
+        params: dict[str, Any] = {}
+        for spec in self.params:
+            raw = form.get(spec.name)
+            if raw is None or (raw.strip() == "" and not isinstance(spec, TextParam)):
+                params[spec.name] = None if spec.optional else spec.default
+            else:
+                params[spec.name] = spec.parse(raw)
+        for check in self.extra_checks:
+            check(params)
+        return params
+
+
+def _inpaint_steps_run(params: dict) -> None:
+    if int(params["steps"] * params["strength"]) < 1:
+        raise ValidationFailed("steps × strength must be at least 1 (diffusion runs int(steps × strength) steps)",
+                               "strength")
+
+
+OPERATIONS: dict[str, Operation] = {op.name: op for op in (
+    Operation("upscale", "Upscale an image 2x or 4x.",
+              (IntParam("scale", 2, 2, 4, choices=(2, 4)),),
+              cost=lambda p: 1 if p["scale"] == 2 else 2, output_scale=lambda p: p["scale"]),
+    Operation("remove-background", "Remove the background; returns a transparent image.",
+              (ChoiceParam("format", "png", ("png", "webp")),),
+              cost=lambda p: 1, result_format=lambda p: p["format"]),
+    Operation("restore-face", "Restore faces in old or damaged photos.",
+              (FloatParam("fidelity", 0.7, 0.0, 1.0),), cost=lambda p: 1),
+    Operation("enhance", "Improve colour, exposure, contrast and sharpness.", (), cost=lambda p: 1),
+    Operation("erase-object", "Erase what a mask covers (white = erase).", (), cost=lambda p: 1, needs_mask=True),
+    Operation("inpaint", "Replace the masked area with content guided by a prompt.",
+              (TextParam("prompt", "high quality photo", "MAX_PROMPT_CHARS"),
+               IntParam("steps", 30, 1, 150),
+               FloatParam("cfg_scale", 7.0, 0.0, 30.0),
+               FloatParam("strength", 0.85, 0.0, 1.0, low_exclusive=True),
+               IntParam("seed", None, 0, 2**32 - 1, optional=True)),
+              cost=lambda p: 2, needs_mask=True, extra_checks=(_inpaint_steps_run,)),
+)}
+
+
+class UnknownOperation(LookupError):
+    """No operation has that name."""
+
+
+def get_operation(name: str) -> Operation:
+    try:
+        return OPERATIONS[name]
+    except KeyError:
+        raise UnknownOperation(f"unknown operation {name!r}") from None

@@ -1,0 +1,89 @@
+"""The job queue on Redis: connection, enqueueing job ids, and which workers are alive."""
+from __future__ import annotations
+
+import time
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+
+WORKERS_KEY = "pixelforge:workers"  # sorted set: worker name → unix time of its last heartbeat
+WORKER_ALIVE_SECONDS = 15.0
+
+
+class QueueUnavailable(RuntimeError):
+    """Redis cannot be reached, or no worker is alive to run the job (HTTP 503)."""
+
+
+def connect_redis(url: str, socket_timeout: float | None = 5) -> Redis:
+    """A client with short timeouts, so a dead Redis becomes a quick 503 rather than a hung request.
+
+    Workers pass socket_timeout=None: RQ blocks on the queue for minutes at a time.
+    """
+    return Redis.from_url(url, socket_timeout=socket_timeout, socket_connect_timeout=2, health_check_interval=30)
+
+
+def limits_storage_uri(redis_url: str | None) -> str:
+    """flask-limiter's storage URI for a redis-py URL (it spells unix sockets redis+unix://)."""
+    if not redis_url:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url
+
+
+def get_redis() -> Redis:
+    """The app's Redis client, made on first use."""
+    client = current_app.extensions.get("pixelforge.redis")
+    if client is None:
+        url = current_app.config["REDIS_URL"]
+        if not url:
+            raise QueueUnavailable("no Redis configured: set REDIS_URL or start with `pixelforge serve`")
+        client = connect_redis(url)
+        current_app.extensions["pixelforge.redis"] = client
+    return client
+
+
+def get_queue():
+    from rq import Queue
+
+    return Queue(current_app.config["QUEUE_NAME"], connection=get_redis())
+
+
+def live_workers(redis: Redis | None = None) -> list[str]:
+    """Names of workers that sent a heartbeat within WORKER_ALIVE_SECONDS."""
+    redis = redis or get_redis()
+    since = time.time() - WORKER_ALIVE_SECONDS
+    return [name.decode() for name in redis.zrangebyscore(WORKERS_KEY, since, "+inf")]
+
+
+def ensure_queue_ready() -> None:
+    """Raise QueueUnavailable unless Redis answers and (where required) a worker is alive."""
+    try:
+        redis = get_redis()
+        redis.ping()
+        if current_app.config["REQUIRE_LIVE_WORKER"] and not live_workers(redis):
+            raise QueueUnavailable("no worker is running to process jobs; start one with `pixelforge worker`")
+    except RedisError as exc:
+        raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
+
+
+def enqueue_job(job_id: str, operation: str) -> None:
+    """Put a job id on the queue; the worker loads everything else from SQL and storage."""
+    from workers.tasks import run_job
+
+    timeout = current_app.config["JOB_TIMEOUTS"].get(operation, 600)
+    try:
+        get_queue().enqueue(run_job, job_id, job_id=job_id, job_timeout=timeout, result_ttl=0,
+                            failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]))
+    except RedisError as exc:
+        raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
+
+
+def record_worker_heartbeat(redis: Redis, name: str) -> None:
+    redis.zadd(WORKERS_KEY, {name: time.time()})
+    redis.zremrangebyscore(WORKERS_KEY, "-inf", time.time() - 24 * 3600)
+
+
+def forget_worker(redis: Redis, name: str) -> None:
+    redis.zrem(WORKERS_KEY, name)

@@ -1,0 +1,153 @@
+"""`pixelforge serve`: an embedded Redis, the web server and job workers, started and stopped together.
+
+Workers that die (a crash, an OOM kill, `kill -9`) are restarted; the web server dying stops everything.
+The supervisor also reaps abandoned jobs, so a job's refund never waits for a worker to come back.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flask import Flask
+
+from pixelforge.redis_server import EmbeddedRedis
+
+log = logging.getLogger(__name__)
+
+REAP_EVERY_SECONDS = 5.0
+RESTART_BACKOFF_SECONDS = 1.0
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    job_workers: int = 1
+    extra_env: dict = field(default_factory=dict)
+
+
+class Supervisor:
+    def __init__(self, app: Flask, options: ServeOptions):
+        self.app, self.options = app, options
+        self.redis: EmbeddedRedis | None = None
+        self.web: subprocess.Popen | None = None
+        self.workers: list[subprocess.Popen | None] = [None] * options.job_workers
+        self.stopping = False
+        self.env = os.environ.copy()
+
+    def start(self) -> None:
+        instance = Path(self.app.instance_path)
+        self.env["PIXELFORGE_INSTANCE"] = str(instance)
+        self.env.update(self.options.extra_env)
+        if not self.app.config["REDIS_URL"]:
+            self.redis = EmbeddedRedis(instance / "redis").start()
+            self.env["REDIS_URL"] = self.redis.url
+            log.info("embedded Redis on %s", self.redis.socket)
+        for index in range(len(self.workers)):
+            self.workers[index] = self._spawn_worker()
+        self.web = self._spawn_web()
+
+    def _spawn_worker(self) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "pixelforge.cli", "worker"], env=self.env)
+
+    def _spawn_web(self) -> subprocess.Popen:
+        bind = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        command = [sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker",
+                   "--workers", "1", "--no-control-socket", "--bind", f"{bind}:{self.options.port}",
+                   "--graceful-timeout", "10", "--timeout", "120", "--log-level", "warning",
+                   "pixelforge.asgi:create_asgi_app()"]
+        return subprocess.Popen(command, env=self.env)
+
+    @property
+    def url(self) -> str:
+        host = self.options.host if self.options.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.options.port}"
+
+    def wait_until_up(self, timeout: float = 120.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.web.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except OSError:
+                time.sleep(0.2)
+        return False
+
+    def watch(self) -> int:
+        """Keep everything running until a signal or the web server's exit; returns the exit code."""
+        last_reap = 0.0
+        while not self.stopping:
+            if self.web.poll() is not None:
+                log.error("the web server exited with %s; stopping", self.web.returncode)
+                return 1
+            if self.redis is not None and not self.redis.alive():
+                log.error("embedded Redis exited; restarting it")
+                self.redis.start()
+            for index, worker in enumerate(self.workers):
+                if worker is not None and worker.poll() is not None:
+                    log.warning("job worker %d exited with %s; restarting it", index, worker.returncode)
+                    time.sleep(RESTART_BACKOFF_SECONDS)
+                    self.workers[index] = self._spawn_worker()
+            if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
+                last_reap = time.monotonic()
+                self._reap()
+            time.sleep(0.5)
+        return 0
+
+    def _reap(self) -> None:
+        from pixelforge.extensions import db
+        from pixelforge.jobs import reap_jobs
+
+        with self.app.app_context():
+            try:
+                reap_jobs()
+            except Exception as exc:
+                log.warning("reaping failed: %s", exc)
+            finally:
+                db.session.remove()
+
+    def stop(self) -> None:
+        self.stopping = True
+        children = [p for p in [self.web, *self.workers] if p is not None and p.poll() is None]
+        for child in children:
+            child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children:
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self.redis is not None:
+            self.redis.stop()
+
+
+def serve(app: Flask, options: ServeOptions) -> int:
+    """Run the whole service in the foreground; Ctrl-C stops all of it."""
+    supervisor = Supervisor(app, options)
+
+    def request_stop(signum, _frame):
+        supervisor.stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        supervisor.start()
+        if not supervisor.wait_until_up():
+            log.error("the web server did not come up")
+            return 1
+        print(f"PixelForge is running at {supervisor.url}  (API: {supervisor.url}/api/v1, "
+              f"playground: {supervisor.url}/playground/). Press Ctrl-C to stop.", flush=True)
+        return supervisor.watch()
+    finally:
+        supervisor.stop()

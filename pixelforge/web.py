@@ -1,0 +1,82 @@
+"""Request plumbing shared by every part of the site: request ids, Bearer-only API sessions, health checks."""
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
+
+from pixelforge.extensions import db
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+health = Blueprint("health", __name__)
+
+
+class BrowserOnlySessions(SecureCookieSessionInterface):
+    """No session cookie is read or written under /api/: the API takes Bearer keys and nothing else."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app, session, response):
+        if request.path.startswith("/api/"):
+            return
+        super().save_session(app, session, response)
+
+
+def _assign_request_id():
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
+
+
+def _echo_request_id(response):
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    return response
+
+
+@health.get("/healthz")
+def healthz():
+    """Alive: the process answers."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+def readyz():
+    """Ready: the database and Redis answer and at least one worker is alive."""
+    from pixelforge.queue import get_redis, live_workers
+
+    checks = {}
+    try:
+        db.session.execute(db.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # report, don't raise: this endpoint exists to say what is wrong
+        checks["database"] = f"error: {exc}"
+    try:
+        redis = get_redis()
+        redis.ping()
+        checks["redis"] = "ok"
+        workers = live_workers(redis)
+        checks["workers"] = len(workers)
+    except Exception as exc:
+        checks["redis"] = f"error: {exc}"
+        checks["workers"] = 0
+    ready = checks["database"] == "ok" and checks["redis"] == "ok" and checks["workers"] > 0
+    response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
+    response.status_code = 200 if ready else 503
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.session_interface = BrowserOnlySessions()
+    app.before_request(_assign_request_id)
+    app.after_request(_echo_request_id)
+    app.register_blueprint(health)
+    if app.config["TRUST_PROXY_HEADERS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

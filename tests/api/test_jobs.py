@@ -1,0 +1,191 @@
+"""The job lifecycle through a real RQ worker: status, listing, download, failures and refunds."""
+from datetime import datetime, timedelta
+
+import pytest
+from PIL import Image
+
+from conftest import image_bytes, mask_bytes
+
+
+def submit_and_run(api, work_queue, operation="enhance", image=None, **fields):
+    job_id = api.submit(operation, image or image_bytes(), **fields).get_json()["job_id"]
+    work_queue()
+    return api.get(f"/jobs/{job_id}").get_json()
+
+
+def test_done_job_has_timestamps_engine_and_result_url(api, work_queue):
+    job = submit_and_run(api, work_queue)
+    assert job["status"] == "done" and job["progress"] == 1.0
+    assert job["engine"] == "classical" and job["model"] is None
+    assert job["operation"] == "enhance" and job["error"] is None
+    created, started, finished = (datetime.fromisoformat(job[k].replace("Z", "+00:00"))
+                                  for k in ("created_at", "started_at", "finished_at"))
+    assert created <= started <= finished
+    assert len(job["created_at"].split(".")[1]) == 7  # six digits of microseconds and the Z
+    assert job["result_url"] == f"http://pixelforge.test/api/v1/jobs/{job['job_id']}/download"
+    assert job["result"]["content_type"] == "image/png"
+
+
+@pytest.mark.parametrize("operation, fields, mask, size, mode, content_type", [
+    ("upscale", {"scale": 2}, None, (64, 48), "RGB", "image/png"),
+    ("upscale", {"scale": 4}, None, (128, 96), "RGB", "image/png"),
+    ("remove-background", {}, None, (32, 24), "RGBA", "image/png"),
+    ("remove-background", {"format": "webp"}, None, (32, 24), None, "image/webp"),  # opaque: WebP drops alpha
+    ("restore-face", {"fidelity": 0.5}, None, (32, 24), "RGB", "image/png"),
+    ("enhance", {}, None, (32, 24), "RGB", "image/png"),
+    ("erase-object", {}, mask_bytes(), (32, 24), "RGB", "image/png"),
+])
+def test_each_operation_produces_its_result(api, work_queue, operation, fields, mask, size, mode, content_type):
+    import io
+
+    response = api.submit(operation, image_bytes(), mask, **fields)
+    job_id = response.get_json()["job_id"]
+    work_queue()
+    job = api.get(f"/jobs/{job_id}").get_json()
+    assert job["status"] == "done", job
+    download = api.get(f"/jobs/{job_id}/download")
+    assert download.status_code == 200
+    assert download.headers["Content-Type"] == content_type
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Disposition" not in download.headers
+    result = Image.open(io.BytesIO(download.data))
+    assert result.size == size and mode in (None, result.mode)
+
+
+def test_download_as_attachment(api, work_queue):
+    job = submit_and_run(api, work_queue)
+    response = api.get(f"/jobs/{job['job_id']}/download?download=true")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="pixelforge-{job["job_id"]}.png"'
+
+
+def test_result_keeps_no_metadata(api, work_queue):
+    import io
+
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {1: "N", 2: (51.0, 30.0, 0.0)}  # GPS
+    job = submit_and_run(api, work_queue, image=image_bytes(fmt="JPEG", exif=exif.tobytes()))
+    result = Image.open(io.BytesIO(api.get(f"/jobs/{job['job_id']}/download").data))
+    assert not result.getexif() and "exif" not in result.info
+
+
+def test_exif_orientation_is_applied(api, work_queue):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise to display
+    job = submit_and_run(api, work_queue, image=image_bytes(32, 24, fmt="JPEG", exif=exif.tobytes()))
+    assert (job["result"]["width"], job["result"]["height"]) == (24, 32)
+
+
+def test_download_before_done_is_409(api):
+    job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
+    response = api.get(f"/jobs/{job_id}/download")
+    assert response.status_code == 409
+    assert response.get_json()["error"]["code"] == "job_not_finished"
+
+
+def test_other_users_job_is_404_everywhere(api, work_queue, make_user, api_for):
+    job = submit_and_run(api, work_queue)
+    other = api_for(make_user())
+    for path in (f"/jobs/{job['job_id']}", f"/jobs/{job['job_id']}/download"):
+        response = other.get(path)
+        assert response.status_code == 404
+        assert response.get_json()["error"]["code"] == "job_not_found"
+    assert other.get("/jobs").get_json()["jobs"] == []
+
+
+def test_unknown_job_is_404(api):
+    assert api.get("/jobs/does-not-exist").status_code == 404
+    assert api.get("/jobs/" + "x" * 500).status_code == 404
+
+
+def test_list_is_newest_first_with_cursor(api, make_user, api_for):
+    rich = api_for(make_user(credits=100))
+    ids = [rich.submit("enhance", image_bytes(seed=i)).get_json()["job_id"] for i in range(5)]
+    first = rich.get("/jobs?limit=2").get_json()
+    assert [j["job_id"] for j in first["jobs"]] == ids[::-1][:2]
+    second = rich.get(f"/jobs?limit=2&cursor={first['next_cursor']}").get_json()
+    third = rich.get(f"/jobs?limit=2&cursor={second['next_cursor']}").get_json()
+    assert [j["job_id"] for j in second["jobs"] + third["jobs"]] == ids[::-1][2:]
+    assert third["next_cursor"] is None
+    assert rich.get("/jobs?limit=0").status_code == 422
+    assert rich.get("/jobs?cursor=garbage!").status_code == 422
+
+
+def test_engine_failure_fails_the_job_and_refunds_once(api, work_queue, monkeypatch):
+    from workers.engines import base
+
+    def broken(inp):
+        raise base.EngineError("the engine could not handle this image")
+
+    monkeypatch.setattr("workers.engines.enhance.classical_enhance", broken)
+    job = submit_and_run(api, work_queue)
+    assert job["status"] == "failed" and job["refunded"] is True
+    assert job["error"]["code"] == "inference_error"
+    assert "could not handle" in job["error"]["message"]
+    assert api.user.credits == 10
+    response = api.get(f"/jobs/{job['job_id']}/download")
+    assert response.status_code == 502 and response.get_json()["error"]["code"] == "inference_error"
+
+
+def test_engine_crash_fails_the_job_and_refunds(api, work_queue, monkeypatch):
+    monkeypatch.setattr("workers.engines.enhance.classical_enhance", lambda inp: 1 / 0)
+    job = submit_and_run(api, work_queue)
+    assert job["status"] == "failed" and job["error"]["code"] == "internal_error"
+    assert api.user.credits == 10
+
+
+def test_job_timeout_fails_and_refunds(app, api, work_queue, monkeypatch):
+    import time
+
+    app.config["JOB_TIMEOUTS"] = {**app.config["JOB_TIMEOUTS"], "enhance": 1}
+    monkeypatch.setattr("workers.engines.enhance.classical_enhance", lambda inp: time.sleep(5))
+    job = submit_and_run(api, work_queue)
+    assert job["status"] == "failed" and job["error"]["code"] == "timeout"
+    assert api.user.credits == 10
+
+
+def test_abandoned_processing_job_is_reaped_on_read(app, api):
+    from pixelforge.extensions import db
+    from pixelforge.models import Job, utcnow
+
+    job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
+    job = db.session.get(Job, job_id)
+    job.status, job.started_at = "processing", utcnow() - timedelta(minutes=5)
+    job.heartbeat_at = utcnow() - timedelta(seconds=app.config["WORKER_LOST_AFTER_SECONDS"] + 1)
+    db.session.commit()
+    body = api.get(f"/jobs/{job_id}").get_json()
+    assert body["status"] == "failed" and body["error"]["code"] == "worker_lost" and body["refunded"]
+    assert api.user.credits == 10
+
+
+def test_reaper_expires_jobs_queued_too_long(app, api):
+    from pixelforge.credits import ledger_total
+    from pixelforge.extensions import db
+    from pixelforge.jobs import reap_jobs
+    from pixelforge.models import Job, utcnow
+
+    job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
+    db.session.get(Job, job_id).created_at = utcnow() - timedelta(seconds=app.config["QUEUED_EXPIRE_SECONDS"] + 5)
+    db.session.commit()
+    assert reap_jobs() == 1
+    assert reap_jobs() == 0  # refunded once only
+    assert db.session.get(Job, job_id).error_code == "queue_timeout"
+    assert api.user.credits == 10 == ledger_total(api.user_id)
+
+
+def test_a_reaped_job_is_not_run_later(api, work_queue):
+    from pixelforge.credits import finish_unsuccessfully
+    from pixelforge.models import utcnow
+
+    job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
+    assert finish_unsuccessfully(job_id, "failed", "queue_timeout", "expired", utcnow())
+    work_queue()
+    job = api.get(f"/jobs/{job_id}").get_json()
+    assert job["status"] == "failed" and job["started_at"] is None
+    assert api.user.credits == 10
+
+
+def test_account(api):
+    body = api.get("/account").get_json()
+    assert body == {"email": body["email"], "plan": "pro", "credits": 10, "api_access": True,
+                    "rate_limits": {"submissions_per_minute": 60, "reads_per_minute": 600}}

@@ -1,0 +1,213 @@
+"""POST /api/v1/<operation>: 202 for good requests; a clear 422 (and no charge, nothing queued) for bad ones."""
+import io
+import math
+
+import pytest
+from PIL import Image
+
+from conftest import image_bytes, mask_bytes
+
+
+def queued_count(app) -> int:
+    from pixelforge.queue import get_queue
+
+    return get_queue().count
+
+
+def balance(user) -> int:
+    from pixelforge.extensions import db
+    from pixelforge.models import User
+
+    return db.session.get(User, user.id if isinstance(user, User) else user).credits
+
+
+@pytest.mark.parametrize("operation, fields, cost", [
+    ("upscale", {}, 1),
+    ("upscale", {"scale": 4}, 2),
+    ("remove-background", {}, 1),
+    ("remove-background", {"format": "webp"}, 1),
+    ("restore-face", {"fidelity": 0.3}, 1),
+    ("enhance", {}, 1),
+])
+def test_accepted_submission_charges_and_queues(app, api, operation, fields, cost):
+    response = api.submit(operation, image_bytes(), **fields)
+    assert response.status_code == 202, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "queued" and len(body["job_id"]) == 36
+    assert balance(api.user) == 10 - cost
+    assert queued_count(app) == 1
+
+
+def test_erase_takes_image_and_mask(app, api):
+    response = api.submit("erase-object", image_bytes(), mask_bytes())
+    assert response.status_code == 202
+
+
+def test_defaults_are_filled_in(api):
+    job_id = api.submit("upscale", image_bytes()).get_json()["job_id"]
+    job = api.get(f"/jobs/{job_id}").get_json()
+    assert job["params"] == {"scale": 2}
+    assert job["status"] == "queued" and job["credits"] == 1 and job["progress"] == 0
+
+
+BAD_REQUESTS = [
+    # (operation, image, mask, fields, param, code)
+    ("upscale", None, None, {}, "image", "missing_file"),
+    ("upscale", b"", None, {}, "image", "empty_file"),
+    ("upscale", b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, None, {}, "image", "corrupt_image"),
+    ("upscale", bytes(range(256)) * 4, None, {}, "image", "unsupported_format"),
+    ("upscale", b"<?xml version='1.0'?><svg xmlns='http://www.w3.org/2000/svg'/>", None, {}, "image",
+     "unsupported_format"),
+    ("upscale", b"%PDF-1.4\n%...", None, {}, "image", "unsupported_format"),
+    ("upscale", b"SIMPLE  =                    T" + b" " * 50, None, {}, "image", "unsupported_format"),
+    ("upscale", "gif", None, {}, "image", "unsupported_format"),
+    ("upscale", "png", None, {"scale": 3}, "scale", "validation_error"),
+    ("upscale", "png", None, {"scale": "two"}, "scale", "validation_error"),
+    ("upscale", "png", None, {"size": 2}, "size", "unknown_parameter"),
+    ("remove-background", "png", None, {"format": "gif"}, "format", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": 1.5}, "fidelity", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": "nan"}, "fidelity", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": "inf"}, "fidelity", "validation_error"),
+    ("erase-object", "png", None, {}, "mask", "missing_file"),
+    ("erase-object", "png", "wrong-size", {}, "mask", "mask_size_mismatch"),
+    ("erase-object", "png", "empty", {}, "mask", "empty_mask"),
+    ("enhance", "png", "ok-mask", {}, "mask", "unknown_parameter"),
+    ("inpaint", "png", "ok-mask", {"steps": 0}, "steps", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"steps": 10000}, "steps", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"cfg_scale": "NaN"}, "cfg_scale", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"strength": 0}, "strength", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"steps": 1, "strength": 0.5}, "strength", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"seed": -1}, "seed", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"prompt": "x" * 100_000}, "prompt", "validation_error"),
+]
+
+
+def _materialise(kind):
+    if kind == "png":
+        return image_bytes()
+    if kind == "gif":
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8)).save(buffer, format="GIF")
+        return buffer.getvalue()
+    if kind == "wrong-size":
+        return mask_bytes(16, 16, (2, 2, 8, 8))
+    if kind == "empty":
+        return mask_bytes(box=(0, 0, 0, 0))
+    if kind == "ok-mask":
+        return mask_bytes()
+    return kind
+
+
+@pytest.mark.parametrize("operation, image, mask, fields, param, code", BAD_REQUESTS)
+def test_bad_input_is_422_and_free(app, api, operation, image, mask, fields, param, code):
+    response = api.submit(operation, _materialise(image), _materialise(mask), **fields)
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert (error["param"], error["code"]) == (param, code)
+    assert error["message"] and error["request_id"]
+    assert balance(api.user) == 10
+    assert queued_count(app) == 0
+
+
+def test_header_bomb_is_refused_from_the_header(api):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    response = api.submit("upscale", bomb)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "image_too_large"
+
+
+def test_truncated_png_is_422(api):
+    whole = image_bytes(64, 64)
+    response = api.submit("enhance", whole[: len(whole) // 2])
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "corrupt_image"
+
+
+def test_jpeg_named_png_is_sniffed_and_accepted(api):
+    response = api.submit("enhance", image_bytes(fmt="JPEG"))
+    assert response.status_code == 202
+
+
+def test_animated_webp_is_refused(api):
+    frames = [Image.new("RGB", (8, 8), (i * 40, 0, 0)) for i in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="WEBP", save_all=True, append_images=frames[1:])
+    response = api.submit("enhance", buffer.getvalue())
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "animated_image"
+
+
+def test_output_over_the_pixel_cap_is_422_before_queueing(app, api):
+    app.config["MAX_OUTPUT_PIXELS"] = 32 * 24 * 4 * 3  # a 2x result fits, a 4x result does not
+    assert api.submit("upscale", image_bytes(), scale=2).status_code == 202
+    response = api.submit("upscale", image_bytes(), scale=4)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "output_too_large"
+
+
+def test_image_sent_as_text_field_explains_itself(api):
+    """The seed's Node example: built-in FormData stringifies a ReadStream into '[object Object]'."""
+    response = api.client.post("/api/v1/remove-background", headers=api.headers,
+                               data={"image": "[object Object]"}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "file_sent_as_text" and error["param"] == "image"
+    assert "[object Object]" in error["message"] and "Blob" in error["message"]
+
+
+def test_json_body_is_refused_clearly(api):
+    response = api.client.post("/api/v1/enhance", headers=api.headers, json={"image": "abc"})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_invalid_utf8_field_is_422(api):
+    body = (b"--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + image_bytes() + b"\r\n--b\r\n"
+            b"Content-Disposition: form-data; name=\"scale\"\r\n\r\n\xff\xfe2\r\n--b--\r\n")
+    response = api.client.post("/api/v1/upscale", headers=api.headers, data=body,
+                               content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 422
+
+
+def test_insufficient_credits_is_402_after_validation(app, make_user, api_for):
+    user = make_user(credits=1)
+    caller = api_for(user)
+    assert caller.submit("upscale", b"junk", scale=4).status_code == 422  # 422 comes before 402
+    response = caller.submit("upscale", image_bytes(), scale=4)
+    assert response.status_code == 402
+    assert response.get_json()["error"]["code"] == "insufficient_credits"
+    assert balance(caller.user) == 1 and queued_count(app) == 0
+
+
+def test_inpaint_without_a_diffusion_model_is_503_and_free(app, api):
+    response = api.submit("inpaint", image_bytes(), mask_bytes(), prompt="a cat")
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert "pixelforge models pull sd-inpainting" in error["message"]
+    assert balance(api.user) == 10 and queued_count(app) == 0
+
+
+def test_no_live_worker_is_503_and_free(app, api):
+    app.config["REQUIRE_LIVE_WORKER"] = True
+    response = api.submit("enhance", image_bytes())
+    assert response.status_code == 503
+    assert "worker" in response.get_json()["error"]["message"]
+    assert balance(api.user) == 10
+
+
+def test_queue_unreachable_is_503_and_free(app, api):
+    from pixelforge.queue import connect_redis
+
+    app.extensions["pixelforge.redis"] = connect_redis("redis://127.0.0.1:9")
+    response = api.submit("enhance", image_bytes())
+    assert response.status_code == 503
+    assert balance(api.user) == 10
+    assert math.isfinite(float(response.headers["Retry-After"]))

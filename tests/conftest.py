@@ -1,0 +1,205 @@
+"""Fixtures: a real Redis for the session, a fresh app and database per test, users, keys and images."""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from PIL import Image
+
+from pixelforge import create_app
+from pixelforge.extensions import db
+from pixelforge.redis_server import EmbeddedRedis
+
+TEST_DATABASE_URL = os.environ.get("PIXELFORGE_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path, redis_server):
+    config = {
+        "TESTING": True,
+        "INSTANCE_DIR": str(tmp_path / "instance"),
+        "REDIS_URL": redis_server.url,
+        "REQUIRE_LIVE_WORKER": False,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "pixelforge.test",
+        "PLAYGROUND_ENABLED": False,
+    }
+    if TEST_DATABASE_URL:
+        config["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
+    redis = __import__("redis").Redis.from_url(redis_server.url)
+    redis.flushall()
+    app = create_app(config)
+    with app.app_context():
+        if TEST_DATABASE_URL:  # one shared server database: start each test from empty tables
+            db.drop_all()
+            db.create_all()
+        yield app
+        db.session.remove()
+        if TEST_DATABASE_URL:
+            db.drop_all()
+        db.engine.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (and so its own `g` and database session), as in production.
+
+    The `app` fixture keeps an app context pushed for the test body; Flask would otherwise reuse it for
+    every request, caching the logged-in user in `g` across requests.
+    """
+
+    def open(self, *args, **kwargs):
+        outer = _cv_app.get(None)
+        if outer is not None:
+            outer.pop()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if outer is not None:
+                outer.push()
+                db.session.expire_all()
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def make_user(app):
+    from pixelforge.accounts import create_user
+
+    counter = iter(range(10_000))
+
+    def make(plan: str = "pro", credits: int = 10, email: str | None = None, password: str | None = None):
+        return create_user(email or f"user{next(counter)}@example.com", plan=plan, credits=credits,
+                           password=password)
+
+    return make
+
+
+@pytest.fixture
+def make_key(app):
+    from pixelforge.keys import create_key
+
+    def make(user, name: str = "test") -> str:
+        return create_key(user, name).secret
+
+    return make
+
+
+class ApiCaller:
+    """A test client that speaks the API with one key."""
+
+    def __init__(self, client, key: str, user_id: int):
+        self.client, self.key, self.user_id = client, key, user_id
+
+    @property
+    def user(self):
+        """The caller's user, loaded fresh (each request closes the test's session)."""
+        from pixelforge.models import User
+
+        return db.session.get(User, self.user_id, populate_existing=True)
+
+    @property
+    def headers(self):
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def submit(self, operation: str, image: bytes | None = None, mask: bytes | None = None, **fields):
+        data = {name: str(value) for name, value in fields.items()}
+        if image is not None:
+            data["image"] = (io.BytesIO(image), "photo.png")
+        if mask is not None:
+            data["mask"] = (io.BytesIO(mask), "mask.png")
+        return self.client.post(f"/api/v1/{operation}", data=data, headers=self.headers,
+                                content_type="multipart/form-data")
+
+    def get(self, path: str, **kwargs):
+        return self.client.get(f"/api/v1{path}", headers=self.headers, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.client.post(f"/api/v1{path}", headers=self.headers, **kwargs)
+
+
+@pytest.fixture
+def api(client, make_user, make_key):
+    """An API caller for a fresh pro user with 10 credits; .user is that user."""
+    user = make_user()
+    return ApiCaller(client, make_key(user), user.id)
+
+
+@pytest.fixture
+def api_for(client, make_key):
+    def make(user):
+        return ApiCaller(client, make_key(user), user.id)
+
+    return make
+
+
+@pytest.fixture
+def work_queue(app):
+    """Run every queued job now, in this process, through a real RQ SimpleWorker on the real Redis."""
+
+    def work() -> None:
+        from rq import Queue, SimpleWorker
+
+        from pixelforge.queue import get_redis
+
+        redis = get_redis()
+        worker = SimpleWorker([Queue(app.config["QUEUE_NAME"], connection=redis)], connection=redis)
+        worker.work(burst=True, logging_level="WARNING")
+        db.session.remove()
+
+    return work
+
+
+# --- images ---------------------------------------------------------------------------------------------
+
+def image_bytes(width: int = 32, height: int = 24, mode: str = "RGB", fmt: str = "PNG", seed: int = 0,
+                **save_args) -> bytes:
+    """A small noisy test image encoded as fmt."""
+    rng = np.random.default_rng(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    array = rng.integers(0, 256, size=(height, width, channels), dtype=np.uint8)
+    image = Image.fromarray(array.squeeze(-1) if channels == 1 else array, mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save_args)
+    return buffer.getvalue()
+
+
+def mask_bytes(width: int = 32, height: int = 24, box=(8, 6, 20, 16), mode: str = "L") -> bytes:
+    """A black mask with a white rectangle (the area to change)."""
+    array = np.zeros((height, width), dtype=np.uint8)
+    left, top, right, bottom = box
+    array[top:bottom, left:right] = 255
+    image = Image.fromarray(array, "L").convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def png():
+    return image_bytes()
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]

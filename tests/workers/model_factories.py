@@ -1,0 +1,210 @@
+"""Tiny random-weight models with the real architectures, written to disk the way upstream ships them, so
+tests drive the real loading code (spandrel detection, rembg sessions, diffusers from_pretrained) offline.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _conv(gen, out_ch: int, in_ch: int, gain: float = 1.0, k: int = 3):
+    import torch
+
+    std = gain * (2.0 / (in_ch * k * k)) ** 0.5
+    weight = torch.randn(out_ch, in_ch, k, k, generator=gen) * std
+    return weight, torch.zeros(out_ch)
+
+
+def rrdbnet_state_dict(scale: int = 4, num_feat: int = 8, num_block: int = 1, num_grow_ch: int = 32,
+                       seed: int = 0) -> dict:
+    """Real-ESRGAN's RRDBNet with random weights, in basicsr's key layout (conv_first, body.N.rdbM.convK,
+    conv_body, conv_up1/2, conv_hr, conv_last). x2 models see a pixel-unshuffled 12-channel input.
+    spandrel assumes 32 growth channels, so only num_feat and num_block shrink."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    in_ch = {1: 48, 2: 12, 4: 3}[scale]
+    sd: dict[str, torch.Tensor] = {}
+
+    def put(name, out_ch, in_ch_, gain=1.0):
+        sd[f"{name}.weight"], sd[f"{name}.bias"] = _conv(gen, out_ch, in_ch_, gain)
+
+    put("conv_first", num_feat, in_ch)
+    for b in range(num_block):
+        for r in (1, 2, 3):
+            for c in range(1, 6):
+                cin = num_feat + (c - 1) * num_grow_ch
+                put(f"body.{b}.rdb{r}.conv{c}", num_feat if c == 5 else num_grow_ch, cin, 0.1)
+    for name in ("conv_body", "conv_up1", "conv_up2", "conv_hr"):
+        put(name, num_feat, num_feat, 0.5)
+    put("conv_last", 3, num_feat, 0.5)
+    sd["conv_last.bias"] = torch.full((3,), 0.5)  # mid-grey output keeps values away from the clamp
+    return sd
+
+
+def write_rrdbnet(path: Path, scale: int = 4, **kwargs) -> Path:
+    """Save like RealESRGAN_x{2,4}plus.pth: {"params_ema": state_dict}."""
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"params_ema": rrdbnet_state_dict(scale, **kwargs)}, path)
+    return path
+
+
+def write_compact(path: Path, scale: int = 4, num_feat: int = 8, num_conv: int = 4, seed: int = 0) -> Path:
+    """SRVGGNetCompact like realesr-general-x4v3.pth: {"params": body.N convs and PReLUs}."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed)
+    sd: dict[str, torch.Tensor] = {}
+    sd["body.0.weight"], sd["body.0.bias"] = _conv(gen, num_feat, 3, 0.5)
+    sd["body.1.weight"] = torch.full((num_feat,), 0.25)
+    for i in range(num_conv):
+        sd[f"body.{2 + 2 * i}.weight"], sd[f"body.{2 + 2 * i}.bias"] = _conv(gen, num_feat, num_feat, 0.5)
+        sd[f"body.{3 + 2 * i}.weight"] = torch.full((num_feat,), 0.25)
+    last = 2 + 2 * num_conv
+    sd[f"body.{last}.weight"], sd[f"body.{last}.bias"] = _conv(gen, 3 * scale * scale, num_feat, 0.5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"params": sd}, path)
+    return path
+
+
+def write_gfpgan(path: Path, seed: int = 0) -> Path:
+    """GFPGAN v1.4 (clean arch) at its only detectable size (~349 MB of random weights)."""
+    import torch
+    from spandrel.architectures.GFPGAN import GFPGAN
+
+    torch.manual_seed(seed)
+    model = GFPGAN(out_size=512, num_style_feat=512, channel_multiplier=2, decoder_load_path=None,
+                   fix_decoder=False, num_mlp=8, input_is_latent=True, different_w=True, narrow=1,
+                   sft_half=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"params_ema": model.state_dict()}, path)
+    return path
+
+
+def write_lama(path: Path, seed: int = 0) -> Path:
+    """Big-LaMa at full size (~205 MB) with the released checkpoint's "generator.model..." key names.
+
+    The released big-lama.pt is TorchScript; spandrel reads a .pt as TorchScript first and falls back to a
+    pickled state dict, so this .pt exercises the same loader path (tested separately: ``torch.jit.load``)."""
+    import torch
+    from spandrel.architectures.LaMa import LaMa
+
+    torch.manual_seed(seed)
+    model = LaMa(in_nc=4, out_nc=3)
+    state = {k.replace("model.model", "generator.model", 1): v for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return path
+
+
+def write_u2net_like_onnx(path: Path, size: int = 320) -> Path:
+    """An ONNX graph with U^2-Net's signature for rembg's u2net_custom session: input "input.1"
+    (1,3,H,W) float, seven (1,1,H,W) outputs; d1 is a smooth saliency map (bright where the image is red)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weights = helper.make_tensor("w", TensorProto.FLOAT, [1, 3, 1, 1], [2.0, -1.0, -1.0])
+    nodes = [helper.make_node("Conv", ["input.1", "w"], ["logit"]),
+             helper.make_node("Sigmoid", ["logit"], ["d1"])]
+    outputs = [helper.make_tensor_value_info("d1", TensorProto.FLOAT, [1, 1, size, size])]
+    for i in range(2, 8):
+        nodes.append(helper.make_node("Identity", ["d1"], [f"d{i}"]))
+        outputs.append(helper.make_tensor_value_info(f"d{i}", TensorProto.FLOAT, [1, 1, size, size]))
+    graph = helper.make_graph(nodes, "u2net_like",
+                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, size, size])],
+                              outputs, initializer=[weights])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP's reversible byte -> printable character table."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \
+        list(range(ord("®"), ord("ÿ") + 1))
+    codes, extra = printable[:], 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            codes.append(256 + extra)
+            extra += 1
+    return dict(zip(printable, map(chr, codes)))
+
+
+def _byte_level_vocab() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A CLIP-style byte-level BPE vocabulary: every byte, every byte + "</w>", a few merges, the specials."""
+    chars = list(_bytes_to_unicode().values())
+    tokens = chars + [c + "</w>" for c in chars]
+    merges = [("c", "a"), ("ca", "t</w>"), ("d", "o"), ("do", "g</w>")]
+    tokens += ["ca", "cat</w>", "do", "dog</w>", "<|startoftext|>", "<|endoftext|>"]
+    return {t: i for i, t in enumerate(tokens)}, merges
+
+
+def _clip_tokenizer(workdir: Path):
+    """A CLIPTokenizer built locally (transformers 5 takes the vocab itself; 4.x wants the two files)."""
+    import inspect
+
+    from transformers import CLIPTokenizer
+
+    vocab, merges = _byte_level_vocab()
+    if "vocab" in inspect.signature(CLIPTokenizer.__init__).parameters:
+        return CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=77), vocab
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "vocab.json").write_text(json.dumps(vocab))
+    (workdir / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    return CLIPTokenizer(str(workdir / "vocab.json"), str(workdir / "merges.txt"), model_max_length=77), vocab
+
+
+def write_tiny_sd_inpainting(folder: Path, seed: int = 0) -> Path:
+    """A ~7 MB StableDiffusionInpaintPipeline folder (save_pretrained layout): tiny CLIP text encoder and
+    tokenizer, a 9-input-channel UNet, a tiny VAE, DDIM scheduler; no safety checker."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    torch.manual_seed(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    tok_dir = folder.parent / f".{folder.name}-tokenizer"
+    tokenizer, vocab = _clip_tokenizer(tok_dir)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2,
+        max_position_embeddings=77, bos_token_id=vocab["<|startoftext|>"], eos_token_id=vocab["<|endoftext|>"],
+        pad_token_id=vocab["<|endoftext|>"], projection_dim=32))
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=1, sample_size=32, in_channels=9, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, attention_head_dim=4,
+        norm_num_groups=8)
+    vae = AutoencoderKL(block_out_channels=(32, 64), in_channels=3, out_channels=3, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), norm_num_groups=8,
+                        sample_size=64)
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    pipe = StableDiffusionInpaintPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                          scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                          requires_safety_checker=False)
+    pipe.save_pretrained(folder)
+    return folder
+
+
+def gradient_image(width: int, height: int, mode: str = "RGB", seed: int = 0):
+    """A smooth test picture with some texture (not flat, so tiling seams would show)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    rgb = np.stack([xx / max(width - 1, 1), yy / max(height - 1, 1),
+                    0.5 + 0.5 * np.sin((xx + yy) / 5.0)], axis=2) * 200 + rng.normal(0, 10, (height, width, 3))
+    array = rgb.clip(0, 255).astype(np.uint8)
+    if mode == "RGBA":
+        alpha = (np.clip(xx / max(width - 1, 1), 0, 1) * 255).astype(np.uint8)
+        array = np.dstack([array, alpha])
+    return Image.fromarray(array, mode)

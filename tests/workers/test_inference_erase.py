@@ -1,0 +1,111 @@
+"""Object erasing: IOPaint's crop strategy and mask handling (fast, stub network) and LaMa end to end
+(slow: full-size random weights, ~205 MB)."""
+import numpy as np
+import pytest
+from PIL import Image
+
+import model_factories as mf
+from workers import inference
+from workers.engines.base import EngineInput
+from workers.inference import erase as erase_module
+from workers.inference import run_model_engine
+
+
+def stub_fill(calls):
+    def fill(image, mask):
+        calls.append(mask.shape)
+        out = image.copy()
+        out[:] = (1, 2, 3)
+        return out
+    return fill
+
+
+def two_holes(size=(1000, 900)):
+    width, height = size
+    image = np.full((height, width, 3), 200, np.uint8)
+    mask = np.zeros((height, width), np.uint8)
+    mask[100:140, 100:150] = 255
+    mask[700:720, 800:860] = 255
+    return image, mask
+
+
+def test_big_images_are_cropped_per_region():
+    image, mask = two_holes()
+    calls = []
+    out = erase_module.erase(image, mask, stub_fill(calls))
+    assert len(calls) == 2
+    assert all(h <= 40 + 2 * erase_module.CROP_MARGIN and w <= 60 + 2 * erase_module.CROP_MARGIN for h, w in calls)
+    assert (out[mask > 127] == (1, 2, 3)).all()
+    assert (out[mask == 0] == 200).all()
+
+
+def test_small_images_run_whole():
+    image, mask = two_holes((400, 300))
+    mask[:] = 0
+    mask[10:20, 10:20] = 255
+    mask[200:210, 300:310] = 255
+    calls = []
+    erase_module.erase(image, mask, stub_fill(calls))
+    assert calls == [(300, 400)]
+
+
+def test_mask_is_dilated():
+    mask = np.zeros((40, 40), np.uint8)
+    mask[20, 20] = 255
+    grown = erase_module.dilate(mask, 3)
+    assert grown[20, 23] == 255 and grown[20, 24] == 0
+
+
+def test_padding_to_a_multiple_of_8_is_cropped_back():
+    import torch
+
+    seen = []
+
+    class Echo:
+        device, dtype = torch.device("cpu"), torch.float32
+
+        def __call__(self, image, mask):
+            seen.append(tuple(image.shape[-2:]))
+            return image
+
+    image = np.random.default_rng(0).integers(0, 255, (37, 45, 3), dtype=np.uint8)
+    out = erase_module.model_inpaint_fn(Echo())(image, np.zeros((37, 45), np.uint8))
+    assert seen == [(40, 48)] and np.array_equal(out, image)
+
+
+@pytest.fixture(scope="module")
+def lama_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("models")
+    mf.write_lama(folder / "lama" / "big-lama.pt")
+    return folder
+
+
+@pytest.mark.slow
+def test_lama_end_to_end(lama_dir):
+    inference.clear_model_cache()
+    image = mf.gradient_image(96, 80)
+    mask = Image.new("L", image.size, 0)
+    mask.paste(255, (30, 30, 50, 50))
+    out = run_model_engine("erase-object", EngineInput(image, {}, mask), lama_dir)
+    assert out.model == "lama" and out.image.size == image.size
+    before, after = np.asarray(image), np.asarray(out.image)
+    grown = erase_module.dilate(np.asarray(mask)) > 127
+    assert (before[~grown] == after[~grown]).all()
+    inference.clear_model_cache()
+
+
+@pytest.mark.slow
+def test_torchscript_lama_loads(tmp_path):
+    import torch
+    from spandrel.architectures.LaMa import LaMa
+
+    model = LaMa(in_nc=4, out_nc=3).eval()
+    example = (torch.rand(1, 3, 64, 64), torch.zeros(1, 1, 64, 64))
+    with torch.no_grad():
+        traced = torch.jit.trace(model, example)
+    path = tmp_path / "big-lama.pt"
+    traced.save(str(path))
+    loaded = erase_module.load_lama(path)
+    fill = erase_module.model_inpaint_fn(loaded)
+    out = fill(np.full((64, 64, 3), 128, np.uint8), np.zeros((64, 64), np.uint8))
+    assert out.shape == (64, 64, 3)

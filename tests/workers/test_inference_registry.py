@@ -1,0 +1,133 @@
+"""The registry's entries, its named errors, and which installed model serves an operation."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from workers.registry import (
+    REGISTRY,
+    DuplicateModelError,
+    Licence,
+    ModelEntry,
+    ModelFile,
+    ModelRegistry,
+    UnknownModelError,
+    installed_model_for,
+    is_installed,
+)
+
+REQUIRED = ["realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "gfpgan-1.4", "yunet-2023mar",
+            "rembg-isnet-general-use", "rembg-u2net", "lama", "sd-inpainting"]
+
+
+def install(models_dir: Path, name: str) -> None:
+    """Make a model look installed (existence is all installed_model_for checks)."""
+    entry = REGISTRY.get(name)
+    for f in entry.files:
+        path = models_dir / name / f.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+
+
+def test_required_models_are_registered():
+    names = {e.name for e in REGISTRY}
+    assert set(REQUIRED) <= names
+
+
+def test_every_entry_has_a_licence_and_a_source():
+    for entry in REGISTRY:
+        assert entry.licence.name and entry.licence.url.startswith("https://")
+        assert entry.source.startswith("https://")
+        assert entry.files
+        for f in entry.files:
+            assert not Path(f.path).is_absolute() and ".." not in Path(f.path).parts
+
+
+def test_sd_inpainting_is_flagged_use_restricted_and_pinned():
+    entry = REGISTRY.get("sd-inpainting")
+    assert entry.licence.use_restricted and "OpenRAIL" in entry.licence.name
+    assert entry.hub is not None and len(entry.hub.revision) == 40
+    assert "use-restricted" in entry.licence.describe()
+
+
+def test_lama_keeps_the_torchscript_extension():
+    assert REGISTRY.get("lama").files[0].path == "big-lama.pt"
+
+
+def test_unknown_name_is_a_named_error():
+    with pytest.raises(UnknownModelError, match="no-such-model"):
+        REGISTRY.get("no-such-model")
+
+
+def test_duplicate_name_is_a_named_error():
+    registry = ModelRegistry()
+    entry = ModelEntry(name="a", operation="upscale", files=(ModelFile("a.pth"),),
+                       licence=Licence("MIT", "https://example.org"), loader="spandrel", source="https://x")
+    registry.add(entry)
+    with pytest.raises(DuplicateModelError):
+        registry.add(entry)
+
+
+def test_entries_are_frozen():
+    with pytest.raises(AttributeError):
+        REGISTRY.get("lama").name = "other"  # type: ignore[misc]
+
+
+def test_nothing_installed_means_classical(tmp_path):
+    for op, params in [("upscale", {"scale": 4}), ("upscale", {"scale": 2}), ("enhance", {}),
+                       ("remove-background", {"format": "png"}), ("restore-face", {"fidelity": 0.5}),
+                       ("erase-object", {}), ("inpaint", {"prompt": "x"})]:
+        assert installed_model_for(op, params, tmp_path) is None
+
+
+@pytest.mark.parametrize("installed, device, scale, expected", [
+    (["realesrgan-x4plus", "realesr-general-x4v3"], "cuda", 4, "realesrgan-x4plus"),
+    (["realesrgan-x4plus", "realesr-general-x4v3"], "cpu", 4, "realesr-general-x4v3"),
+    (["realesrgan-x4plus"], "cpu", 4, "realesrgan-x4plus"),
+    (["realesr-general-x4v3"], "cuda", 4, "realesr-general-x4v3"),
+    (["realesrgan-x4plus", "realesr-general-x4v3"], "cuda", 2, None),  # 2x is never a downscaled 4x
+    (["realesrgan-x2plus"], "cpu", 2, "realesrgan-x2plus"),
+    (["realesrgan-x2plus"], "cpu", 4, None),
+])
+def test_upscaler_choice(tmp_path, installed, device, scale, expected):
+    for name in installed:
+        install(tmp_path, name)
+    assert installed_model_for("upscale", {"scale": scale}, tmp_path, device) == expected
+
+
+def test_restore_face_needs_the_detector_too(tmp_path):
+    install(tmp_path, "gfpgan-1.4")
+    assert installed_model_for("restore-face", {"fidelity": 0.5}, tmp_path) is None
+    install(tmp_path, "yunet-2023mar")
+    assert installed_model_for("restore-face", {"fidelity": 0.5}, tmp_path) == "gfpgan-1.4"
+
+
+def test_background_model_choice(tmp_path):
+    install(tmp_path, "rembg-u2net")
+    assert installed_model_for("remove-background", {"format": "png"}, tmp_path) == "rembg-u2net"
+    install(tmp_path, "rembg-isnet-general-use")
+    assert installed_model_for("remove-background", {"format": "png"}, tmp_path) == "rembg-isnet-general-use"
+    assert installed_model_for("remove-background", {"model": "u2net"}, tmp_path) == "rembg-u2net"
+    assert installed_model_for("remove-background", {"model": "birefnet"}, tmp_path) is None
+
+
+def test_inpaint_and_erase(tmp_path):
+    install(tmp_path, "sd-inpainting")
+    install(tmp_path, "lama")
+    assert installed_model_for("inpaint", {"prompt": "a cat"}, tmp_path) == "sd-inpainting"
+    assert installed_model_for("erase-object", {}, tmp_path) == "lama"
+    assert is_installed("lama", tmp_path)
+
+
+def test_partial_hub_folder_is_not_installed(tmp_path):
+    (tmp_path / "sd-inpainting").mkdir()
+    (tmp_path / "sd-inpainting" / "model_index.json").write_text("{}")
+    assert installed_model_for("inpaint", {"prompt": "x"}, tmp_path) is None
+
+
+def test_registry_and_inference_import_without_torch():
+    code = ("import sys, workers.registry, workers.inference; "
+            "bad = [m for m in ('torch', 'diffusers', 'rembg', 'spandrel', 'onnxruntime') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

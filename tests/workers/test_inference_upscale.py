@@ -1,0 +1,153 @@
+"""Upscale/enhance through spandrel on tiny random Real-ESRGAN weights; tiling; the warm model cache."""
+import numpy as np
+import pytest
+import torch
+from spandrel import ModelLoader
+
+import model_factories as mf
+from workers import inference
+from workers.engines.base import EngineError, EngineInput
+from workers.inference import loaded_models, run_model_engine
+from workers.inference.upscale import load_upscaler
+from workers.tiling import run_tiled, tile_boxes
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    inference.clear_model_cache()
+    yield
+    inference.clear_model_cache()
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    mf.write_rrdbnet(tmp_path / "realesrgan-x2plus" / "RealESRGAN_x2plus.pth", scale=2)
+    mf.write_compact(tmp_path / "realesr-general-x4v3" / "realesr-general-x4v3.pth", scale=4)
+    return tmp_path
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+@pytest.mark.parametrize("scale, model", [(2, "realesrgan-x2plus"), (4, "realesr-general-x4v3")])
+def test_upscale_output_size_and_engine(models_dir, scale, model):
+    image = mf.gradient_image(37, 29)
+    progress = []
+    out = run_model_engine("upscale", EngineInput(image, {"scale": scale}, progress=progress.append), models_dir)
+    assert out is not None
+    assert out.engine == "model" and out.model == model
+    assert out.image.size == (37 * scale, 29 * scale) and out.image.mode == "RGB"
+    assert out.info["scale"] == scale and out.info["precision"] == "fp32"
+    assert progress and progress[-1] == pytest.approx(1.0)
+
+
+def test_alpha_is_upscaled_separately_and_reattached(models_dir):
+    image = mf.gradient_image(24, 20, mode="RGBA")
+    out = run_model_engine("upscale", EngineInput(image, {"scale": 2}), models_dir)
+    assert out.image.mode == "RGBA" and out.image.size == (48, 40)
+    alpha = np.asarray(out.image.getchannel("A")).astype(int)
+    assert alpha[:, :6].mean() < alpha[:, -6:].mean()  # the left-to-right ramp survived
+
+
+def test_opaque_alpha_stays_opaque(models_dir):
+    image = mf.gradient_image(16, 16).convert("RGBA")
+    out = run_model_engine("upscale", EngineInput(image, {"scale": 4}), models_dir)
+    assert out.image.getchannel("A").getextrema() == (255, 255)
+
+
+def test_enhance_keeps_the_size(models_dir):
+    image = mf.gradient_image(30, 22)
+    out = run_model_engine("enhance", EngineInput(image, {}), models_dir)
+    assert out.model == "realesrgan-x2plus" and out.image.size == (30, 22)
+
+
+def test_no_weights_means_none(tmp_path):
+    assert run_model_engine("upscale", EngineInput(mf.gradient_image(8, 8), {"scale": 4}), tmp_path) is None
+
+
+def test_model_is_loaded_once_per_process(models_dir, monkeypatch):
+    calls = []
+    real = ModelLoader.load_from_file
+
+    def counting(self, path):
+        calls.append(path)
+        return real(self, path)
+
+    monkeypatch.setattr(ModelLoader, "load_from_file", counting)
+    for _ in range(2):
+        run_model_engine("upscale", EngineInput(mf.gradient_image(12, 12), {"scale": 2}), models_dir)
+    assert len(calls) == 1
+    assert ("realesrgan-x2plus", "spandrel") in loaded_models()
+
+
+def test_corrupt_weights_fail_the_job_with_a_message(tmp_path):
+    path = tmp_path / "realesrgan-x2plus" / "RealESRGAN_x2plus.pth"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(EngineError, match="realesrgan-x2plus"):
+        run_model_engine("upscale", EngineInput(mf.gradient_image(8, 8), {"scale": 2}), tmp_path)
+
+
+def test_tile_boxes_cover_the_image_exactly():
+    boxes = tile_boxes(70, 101, 32)
+    covered = np.zeros((70, 101), int)
+    for y0, y1, x0, x1 in boxes:
+        covered[y0:y1, x0:x1] += 1
+    assert (covered == 1).all()
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_tiled_equals_untiled(tmp_path, scale):
+    descriptor = load_upscaler(mf.write_rrdbnet(tmp_path / f"x{scale}.pth", scale=scale, num_block=1))
+    image = np.asarray(mf.gradient_image(88, 70))
+    source = torch.from_numpy(image).permute(2, 0, 1)
+    whole = run_tiled(descriptor, source, scale, tile=1000, pad=0)
+    tiled = run_tiled(descriptor, source, scale, tile=32, pad=24)
+    assert whole.shape == tiled.shape == (3, 70 * scale, 88 * scale)
+    assert psnr(whole.numpy(), tiled.numpy()) >= 50
+
+
+def test_out_of_memory_retries_with_smaller_tiles(tmp_path):
+    descriptor = load_upscaler(mf.write_compact(tmp_path / "c.pth", scale=4))
+    seen = []
+
+    def picky(batch):
+        seen.append(batch.shape[-1])
+        if batch.shape[-1] > 40:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
+        return descriptor(batch)
+
+    source = torch.from_numpy(np.asarray(mf.gradient_image(64, 64))).permute(2, 0, 1)
+    out = run_tiled(picky, source, 4, tile=64, pad=4, min_tile=16)
+    reference = run_tiled(descriptor, source, 4, tile=64, pad=64)
+    assert out.shape == (3, 256, 256)
+    assert max(seen) > 40 and seen[-1] <= 40
+    assert psnr(out.numpy(), reference.numpy()) > 30
+
+
+def test_out_of_memory_below_the_minimum_tile_is_raised(tmp_path):
+    def always_oom(batch):
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    source = torch.zeros((3, 32, 32), dtype=torch.uint8)
+    with pytest.raises(torch.OutOfMemoryError):
+        run_tiled(always_oom, source, 2, tile=32, min_tile=16)
+
+
+def test_half_precision_nan_falls_back_to_float32(tmp_path):
+    from workers.device import NonFiniteOutput, run_with_fp32_fallback
+
+    descriptor = load_upscaler(mf.write_compact(tmp_path / "c.pth", scale=4))
+    descriptor.bfloat16()
+    runs = []
+
+    def run():
+        runs.append(descriptor.dtype)
+        if descriptor.dtype != torch.float32:
+            raise NonFiniteOutput("nan")
+        return "ok"
+
+    assert run_with_fp32_fallback(descriptor, run) == "ok"
+    assert runs == [torch.bfloat16, torch.float32] and descriptor.dtype == torch.float32

@@ -1,0 +1,81 @@
+"""Where models run and at which precision, decided once per worker process.
+
+Policy: CUDA when available, else CPU. On CUDA, fp16 where the spandrel descriptor supports half, else
+bf16 where it supports bfloat16, else fp32; channels_last memory format. On CPU always fp32 (half
+kernels are slow or missing there). A half-precision output with NaNs/Infs is retried in fp32.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+
+@functools.lru_cache(maxsize=1)
+def device_name() -> str:
+    """'cuda' or 'cpu'; PIXELFORGE_DEVICE=cpu forces the CPU (e.g. to share a GPU host)."""
+    forced = os.environ.get("PIXELFORGE_DEVICE", "").strip().lower()
+    if forced in ("cpu", "cuda"):
+        return forced
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def torch_device():
+    import torch
+
+    return torch.device(device_name())
+
+
+def dtype_for(descriptor: Any, device: str | None = None):
+    """The dtype a spandrel descriptor should run at on this device."""
+    import torch
+
+    device = device or device_name()
+    if device != "cuda":
+        return torch.float32
+    if getattr(descriptor, "supports_half", False):
+        return torch.float16
+    if getattr(descriptor, "supports_bfloat16", False) and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def prepare(descriptor: Any, device: str | None = None) -> Any:
+    """Move a spandrel descriptor to the device at its policy dtype, eval mode, channels_last on CUDA."""
+    import torch
+
+    device = device or device_name()
+    descriptor.eval()
+    descriptor.to(torch.device(device))
+    dtype = dtype_for(descriptor, device)
+    if dtype == torch.float16:
+        descriptor.half()
+    elif dtype == torch.bfloat16:
+        descriptor.bfloat16()
+    if device == "cuda":
+        descriptor.model.to(memory_format=torch.channels_last)
+    return descriptor
+
+
+class NonFiniteOutput(RuntimeError):
+    """A reduced-precision run produced NaN or Inf; the caller retries in float32."""
+
+
+def run_with_fp32_fallback(descriptor: Any, run: Callable[[], Any]) -> Any:
+    """Run ``run()``; if it raises NonFiniteOutput while the model is in half precision, switch the model to
+    float32 for good and run again (fp16 overflows on some inputs and some weights; bf16 rarely)."""
+    import torch
+
+    try:
+        return run()
+    except NonFiniteOutput:
+        if descriptor.dtype == torch.float32:
+            raise
+        log.warning("non-finite output at %s; retrying in float32", descriptor.dtype)
+        descriptor.float()
+        return run()

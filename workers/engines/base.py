@@ -1,0 +1,55 @@
+"""The contract between a job and the engine that runs it.
+
+An engine is a plain function ``run(EngineInput) -> EngineOutput``. It never touches the database,
+Redis or storage: the task (workers/tasks.py) decodes inputs, calls the engine and stores what it returns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from PIL import Image
+
+ProgressCallback = Callable[[float], None]
+
+
+def _ignore_progress(fraction: float) -> None:
+    """Default progress sink for callers that do not track progress."""
+
+
+@dataclass(frozen=True)
+class EngineInput:
+    """What an engine works on.
+
+    image: decoded, EXIF-orientation applied, mode "RGB" or "RGBA".
+    mask:  mode "L" with values 0 or 255 (255 = the area to change), same size as image, or None.
+    params: the validated parameters of the operation (defaults filled in), e.g. {"scale": 4}.
+    progress: call with a fraction in [0, 1] as work advances (cheap; the task throttles writes).
+    """
+
+    image: Image.Image
+    params: dict[str, Any]
+    mask: Image.Image | None = None
+    progress: ProgressCallback = _ignore_progress
+
+
+@dataclass
+class EngineOutput:
+    """What an engine produced and how.
+
+    engine: "classical" or "model".  model: the registry name of the model that ran, or None.
+    info: facts worth reporting in the job's result, e.g. {"faces_detected": 2} or {"seed": 42}.
+    """
+
+    image: Image.Image
+    engine: str
+    model: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot run here (weights or imports missing); the caller picks another or refuses."""
+
+
+class EngineError(RuntimeError):
+    """The engine ran and failed on this input; the job fails with this message and is refunded."""

@@ -1,0 +1,180 @@
+"""Classical face restoration: find faces with an LBP cascade, denoise and sharpen them, blend back softly.
+
+Fidelity follows the model-based restorers' meaning ("how much of the original to keep"): the restored face is
+blended over the original with weight (1 - fidelity). fidelity=1 returns the input pixel for pixel, fidelity=0
+applies the full restoration. OpenCV 5 ships no Haar cascades, so detection uses scikit-image's bundled LBP
+frontal-face cascade; when that is unavailable, or no face is found, a very mild whole-image clean-up (also
+weighted by 1 - fidelity) is applied instead and reported in info["restored"].
+"""
+from __future__ import annotations
+
+import functools
+import logging
+
+import cv2
+import numpy as np
+
+from workers.engines.base import EngineError, EngineInput, EngineOutput
+from workers.engines.pixels import blend, join_rgb_alpha, split_rgb_alpha, to_uint8, unsharp_mask
+
+log = logging.getLogger(__name__)
+
+# The cascade is pure Python/Cython and slow; faces smaller than ~5% of a 512 px copy are too small to restore.
+DETECT_MAX_SIDE = 512
+DETECT_MIN_FACE = 24
+# The detected square covers brows to mouth; grow it to take in the whole face and some hair and chin.
+FACE_BOX_GROWTH = 0.25
+# A detection that lies this much (share of its own area) inside a bigger one is the same face.
+DUPLICATE_OVERLAP = 0.5
+# Inside this share of the ellipse radius the restored face is used fully; it fades out towards the rim.
+FEATHER_START = 0.7
+# Non-local-means strength h as a share of the estimated noise sigma, within bounds.
+DENOISE_PER_NOISE_SIGMA = 0.7
+DENOISE_RANGE = (3.0, 12.0)
+FACE_SHARPEN_AMOUNT = 0.3
+
+
+@functools.lru_cache(maxsize=1)
+def _face_cascade():
+    """scikit-image's LBP frontal-face cascade, loaded once per worker process, or None if unavailable."""
+    try:
+        from skimage import data
+        from skimage.feature import Cascade
+
+        return Cascade(data.lbp_frontal_face_cascade_filename())
+    except (ImportError, AttributeError, OSError) as error:
+        log.warning("face cascade unavailable, falling back to whole-image clean-up: %s", error)
+        return None
+
+
+def classical_restore_face(inp: EngineInput) -> EngineOutput:
+    """Restore detected faces, keeping `fidelity` (0..1) of the original; see the module docstring."""
+    fidelity = _read_fidelity(inp.params)
+    strength = 1.0 - fidelity
+    rgb, alpha = split_rgb_alpha(inp.image)
+    cascade = _face_cascade()
+    faces = _detect_faces(cascade, rgb) if cascade is not None else []
+    inp.progress(0.4)
+
+    info = {"faces_detected": len(faces), "detector": "lbp_cascade" if cascade is not None else "unavailable"}
+    if strength <= 0.0:
+        inp.progress(1.0)
+        return EngineOutput(image=inp.image.copy(), engine="classical", model=None, info={**info, "restored": "none"})
+
+    if faces:
+        restored = rgb.copy()
+        for index, box in enumerate(faces):
+            _restore_face_region(restored, box, strength)
+            inp.progress(0.4 + 0.6 * (index + 1) / len(faces))
+        info["restored"] = "faces"
+    else:
+        restored = blend(rgb, _gentle_cleanup(rgb), strength)
+        info["restored"] = "whole_image"
+    inp.progress(1.0)
+    return EngineOutput(image=join_rgb_alpha(restored, alpha), engine="classical", model=None, info=info)
+
+
+def _read_fidelity(params: dict) -> float:
+    """params["fidelity"] as a float clipped to [0, 1]; 0.5 when absent."""
+    try:
+        fidelity = float(params.get("fidelity", 0.5))
+    except (TypeError, ValueError) as error:
+        raise EngineError(f"fidelity must be a number between 0 and 1, got {params.get('fidelity')!r}") from error
+    if not np.isfinite(fidelity):
+        raise EngineError("fidelity must be a finite number between 0 and 1")
+    return float(np.clip(fidelity, 0.0, 1.0))
+
+
+def _detect_faces(cascade, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Face boxes (x0, y0, x1, y1) in full-resolution pixels, found on a downscaled grey copy."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    height, width = grey.shape
+    factor = min(1.0, DETECT_MAX_SIDE / max(height, width))
+    if factor < 1.0:
+        grey = cv2.resize(grey, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
+    side = min(grey.shape)
+    if side < DETECT_MIN_FACE:
+        return []
+    found = cascade.detect_multi_scale(
+        img=grey, scale_factor=1.2, step_ratio=1, min_size=(DETECT_MIN_FACE, DETECT_MIN_FACE),
+        max_size=(side, side),
+    )
+    boxes = [
+        (
+            round(face["c"] / factor),
+            round(face["r"] / factor),
+            round((face["c"] + face["width"]) / factor),
+            round((face["r"] + face["height"]) / factor),
+        )
+        for face in found
+    ]
+    return _drop_duplicate_boxes(boxes)
+
+
+def _drop_duplicate_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Keep the larger of two boxes that mostly overlap: the cascade can report one face at two scales,
+    and restoring it twice would double the effect."""
+    kept: list[tuple[int, int, int, int]] = []
+    for box in sorted(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True):
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        overlaps = (
+            max(0, min(box[2], other[2]) - max(box[0], other[0]))
+            * max(0, min(box[3], other[3]) - max(box[1], other[1]))
+            for other in kept
+        )
+        if all(overlap <= DUPLICATE_OVERLAP * area for overlap in overlaps):
+            kept.append(box)
+    return kept
+
+
+def _restore_face_region(image: np.ndarray, box: tuple[int, int, int, int], strength: float) -> None:
+    """Denoise and sharpen one face in place, blended in through a feathered ellipse weighted by strength."""
+    height, width = image.shape[:2]
+    x0, y0, x1, y1 = box
+    grow_x, grow_y = round((x1 - x0) * FACE_BOX_GROWTH), round((y1 - y0) * FACE_BOX_GROWTH)
+    x0, y0 = max(0, x0 - grow_x), max(0, y0 - grow_y)
+    x1, y1 = min(width, x1 + grow_x), min(height, y1 + grow_y)
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return
+    region = np.ascontiguousarray(image[y0:y1, x0:x1])
+    # Filter strength follows the measured noise: a clean face keeps its detail, a grainy one is smoothed.
+    noise_sigma = _noise_sigma(region)
+    strength_h = float(np.clip(DENOISE_PER_NOISE_SIGMA * noise_sigma, *DENOISE_RANGE))
+    # Smaller windows than OpenCV's defaults (7/21): about 2x faster on big faces, barely different on skin.
+    denoised = cv2.fastNlMeansDenoisingColored(region, None, strength_h, strength_h, 5, 15)
+    sigma = max(1.0, min(region.shape[:2]) / 150.0)
+    # Noise the filter left behind must not be sharpened back: the coring floor follows the noise level.
+    sharpened = _sharpen_luma(denoised, sigma, FACE_SHARPEN_AMOUNT, noise_floor=max(2.0, 0.5 * noise_sigma))
+    image[y0:y1, x0:x1] = blend(region, sharpened, _feathered_ellipse(y1 - y0, x1 - x0) * strength)
+
+
+def _noise_sigma(rgb: np.ndarray) -> float:
+    """Immerkaer's fast estimate of the grey-level noise standard deviation (texture inflates it a little)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if min(grey.shape) < 3:
+        return 0.0
+    laplacian_difference = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = cv2.filter2D(grey, -1, laplacian_difference)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2.0) * np.abs(response).mean() / 6.0)
+
+
+def _feathered_ellipse(height: int, width: int) -> np.ndarray:
+    """HxW weights: 1 inside FEATHER_START of the inscribed ellipse, easing to 0 at its rim (smoothstep)."""
+    rows = (np.arange(height, dtype=np.float32) + 0.5 - height / 2.0) / (height / 2.0)
+    cols = (np.arange(width, dtype=np.float32) + 0.5 - width / 2.0) / (width / 2.0)
+    distance = np.sqrt(rows[:, None] ** 2 + cols[None, :] ** 2)
+    ramp = np.clip((1.0 - distance) / (1.0 - FEATHER_START), 0.0, 1.0)
+    return ramp * ramp * (3.0 - 2.0 * ramp)
+
+
+def _gentle_cleanup(rgb: np.ndarray) -> np.ndarray:
+    """Whole-image fallback: an edge-preserving smooth and a light sharpen, cheap on large photos."""
+    smoothed = cv2.bilateralFilter(rgb, d=5, sigmaColor=20, sigmaSpace=3)
+    return _sharpen_luma(smoothed, sigma=1.0, amount=0.3)
+
+
+def _sharpen_luma(rgb: np.ndarray, sigma: float, amount: float, noise_floor: float = 2.0) -> np.ndarray:
+    """Unsharp-mask the luminance only, so sharpening adds no colour fringes."""
+    ycrcb = cv2.cvtColor(rgb, cv2.COLOR_RGB2YCrCb)
+    ycrcb[..., 0] = to_uint8(unsharp_mask(ycrcb[..., 0], sigma=sigma, amount=amount, noise_floor=noise_floor))
+    return cv2.cvtColor(ycrcb, cv2.COLOR_YCrCb2RGB)

@@ -1,0 +1,136 @@
+"""Model engines: pick the installed model for an operation, load it once per worker process, run it.
+
+Importing this package is cheap (no torch, diffusers or rembg): the engines import those when they first
+run, and each model is loaded lazily on first use and kept warm in this process (the worker does not fork
+per job). When no model is installed for an operation, ``run_model_engine`` returns None and the caller
+runs the classical engine instead.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from workers.engines.base import EngineError, EngineInput, EngineOutput, EngineUnavailable
+from workers.registry import REGISTRY, installed_model_for
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# operation -> "module:function" inside this package; each runs (inp, model name, models dir).
+_ENGINES = {
+    "upscale": "upscale:run_upscale",
+    "enhance": "upscale:run_enhance",
+    "remove-background": "background:run_remove_background",
+    "restore-face": "restore_face:run_restore_face",
+    "erase-object": "erase:run_erase",
+    "inpaint": "inpaint:run_inpaint",
+}
+
+_cache: dict[tuple[str, str, str], Any] = {}
+_cache_lock = threading.Lock()
+_load_locks: dict[tuple[str, str, str], threading.Lock] = {}
+
+
+def warm_model(name: str, models_dir: Path, kind: str, load: Callable[[Path], T]) -> T:
+    """The loaded model ``name`` (loading it with ``load(<models_dir>/<name>)`` on first use), kept for the
+    life of this process. ``kind`` separates different loaded forms of one entry (e.g. rgb/alpha)."""
+    key = (name, str(Path(models_dir).resolve()), kind)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        lock = _load_locks.setdefault(key, threading.Lock())
+    with lock:  # one load per model even if two threads ask at once
+        if key not in _cache:
+            entry = REGISTRY.get(name)
+            log.info("loading model %s (%s)", name, kind)
+            _cache[key] = load(Path(models_dir) / entry.name)
+        return _cache[key]
+
+
+def loaded_models() -> list[tuple[str, str]]:
+    """(name, kind) of every model loaded in this process."""
+    with _cache_lock:
+        return [(name, kind) for name, _, kind in _cache]
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (tests; freeing GPU memory)."""
+    with _cache_lock:
+        _cache.clear()
+        _load_locks.clear()
+    try:
+        import sys
+
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
+def _engine_for(operation: str) -> Callable[[EngineInput, str, Path], EngineOutput]:
+    module_name, func = _ENGINES[operation].split(":")
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return getattr(module, func)
+
+
+def run_model_engine(operation: str, inp: EngineInput, models_dir: Path) -> EngineOutput | None:
+    """Run the model engine for ``operation`` on ``inp``, or return None when no model is installed for it
+    (or its libraries cannot be imported here), so that the classical engine serves instead."""
+    if operation not in _ENGINES:
+        return None
+    try:
+        from workers.device import device_name
+
+        device = device_name()
+    except ImportError as error:
+        log.warning("torch is not importable (%s); model engines are off", error)
+        return None
+    name = installed_model_for(operation, inp.params, Path(models_dir), device)
+    if name is None:
+        return None
+    try:
+        engine = _engine_for(operation)
+        return engine(inp, name, Path(models_dir))
+    except ImportError as error:
+        log.warning("model engine for %s unavailable: %s", operation, error)
+        return None
+    except (EngineError, EngineUnavailable):
+        raise
+    except MemoryError as error:
+        raise EngineError(f"{name}: out of memory for this image") from error
+    except Exception as error:  # noqa: BLE001 - the job fails with a message rather than a traceback
+        log.exception("model %s failed", name)
+        raise EngineError(f"{name} failed: {error}") from error
+
+
+def describe_runtime() -> str:
+    """One line for the worker's start-up log: device, precision policy, ONNX Runtime providers."""
+    parts = []
+    try:
+        import torch
+
+        from workers.device import device_name
+
+        device = device_name()
+        if device == "cuda":
+            name = torch.cuda.get_device_name(0)
+            bf16 = torch.cuda.is_bf16_supported()
+            parts.append(f"device=cuda ({name})")
+            parts.append(f"dtype=fp16 where supported, else {'bf16' if bf16 else 'fp32'}; channels_last")
+        else:
+            parts.append(f"device=cpu ({torch.get_num_threads()} threads)")
+            parts.append("dtype=fp32")
+        parts.append(f"torch={torch.__version__}")
+    except ImportError:
+        parts.append("torch=missing (classical engines only)")
+    try:
+        import onnxruntime
+
+        parts.append(f"onnx providers={','.join(onnxruntime.get_available_providers())}")
+    except ImportError:
+        parts.append("onnxruntime=missing")
+    return "; ".join(parts)

@@ -1,0 +1,129 @@
+"""Real-ESRGAN (and any spandrel single-image model) for upscale and enhance.
+
+Weights load through spandrel (the original realesrgan/basicsr packages do not import on current
+torchvision). Images run tile by tile (workers/tiling.py); an alpha channel is upscaled separately by the
+same network, as Real-ESRGAN does, and re-attached. Enhance runs the network and area-downsamples the
+result back to the input size: the network's restoration (denoise, deblur, de-JPEG) at the same size.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from workers.engines.base import EngineError, EngineInput, EngineOutput
+from workers.registry import REGISTRY
+
+TILE_PAD = 16  # input pixels of context around each tile, cropped off afterwards
+
+
+def default_tile(device: str) -> int:
+    """Tile edge in input pixels: PIXELFORGE_TILE, else 512 on CUDA (fits fp16 RRDBNet in ~3 GB), 256 on CPU."""
+    configured = os.environ.get("PIXELFORGE_TILE")
+    if configured:
+        return max(32, int(configured))
+    return 512 if device == "cuda" else 256
+
+
+def load_upscaler(path: Path):
+    """A spandrel ImageModelDescriptor on the policy device and dtype."""
+    from spandrel import ImageModelDescriptor, ModelLoader
+
+    from workers.device import prepare
+
+    descriptor = ModelLoader().load_from_file(path)
+    if not isinstance(descriptor, ImageModelDescriptor) or descriptor.input_channels != 3:
+        raise EngineError(f"{path.name} is not a 3-channel single-image model ({descriptor.architecture.name})")
+    return prepare(descriptor)
+
+
+def _weights_path(name: str, models_dir: Path) -> Path:
+    entry = REGISTRY.get(name)
+    return Path(models_dir) / entry.name / entry.files[0].path
+
+
+def get_upscaler(name: str, models_dir: Path):
+    from workers.inference import warm_model
+
+    return warm_model(name, models_dir, "spandrel", lambda _d: load_upscaler(_weights_path(name, models_dir)))
+
+
+def _to_chw_uint8(array: np.ndarray):
+    import torch
+
+    array = np.ascontiguousarray(array)
+    if not array.flags.writeable:  # arrays viewing PIL memory are read-only; torch wants to own writable data
+        array = array.copy()
+    return torch.from_numpy(array).permute(2, 0, 1)
+
+
+def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progress=None) -> np.ndarray:
+    """HxWx3 uint8 -> (H*s)x(W*s)x3 uint8 through the network, tiled, with fp32 retry on NaN/Inf."""
+    from workers.device import device_name, run_with_fp32_fallback
+    from workers.tiling import run_tiled
+
+    tile = tile or default_tile(device_name())
+    source = _to_chw_uint8(rgb)
+
+    def run():
+        return run_tiled(descriptor, source, descriptor.scale, tile=tile, pad=TILE_PAD,
+                         device=descriptor.device, dtype=descriptor.dtype, progress=progress)
+
+    out = run_with_fp32_fallback(descriptor, run)
+    return out.permute(1, 2, 0).numpy()
+
+
+def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    if (array.shape[1], array.shape[0]) == size:
+        return array
+    shrinking = size[0] < array.shape[1]
+    return cv2.resize(array, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+
+
+def _split_progress(progress, start: float, end: float):
+    return lambda f: progress(start + (end - start) * f)
+
+
+def _upscale_array(descriptor, image: Image.Image, out_size: tuple[int, int], progress) -> Image.Image:
+    """Upscale RGB(A) with the network, resize to out_size when the net's scale differs, re-attach alpha."""
+    has_alpha = image.mode == "RGBA" and image.getchannel("A").getextrema() != (255, 255)
+    rgb = np.asarray(image.convert("RGB"))
+    rgb_end = 0.75 if has_alpha else 1.0
+    result = _resize(apply_network(descriptor, rgb, progress=_split_progress(progress, 0.0, rgb_end)), out_size)
+    if image.mode != "RGBA":
+        return Image.fromarray(result, "RGB")
+    if has_alpha:
+        alpha = np.asarray(image.getchannel("A"))
+        grey = np.repeat(alpha[:, :, None], 3, axis=2)
+        up = apply_network(descriptor, grey, progress=_split_progress(progress, rgb_end, 1.0))
+        alpha_up = _resize(up.mean(axis=2).round().astype(np.uint8), out_size)
+    else:
+        alpha_up = np.full(result.shape[:2], 255, np.uint8)
+    return Image.fromarray(np.dstack([result, alpha_up]), "RGBA")
+
+
+def _info(descriptor, **extra) -> dict:
+    from workers.device import device_name
+
+    precision = {"torch.float16": "fp16", "torch.bfloat16": "bf16"}.get(str(descriptor.dtype), "fp32")
+    return {"device": device_name(), "precision": precision, "model_scale": descriptor.scale, **extra}
+
+
+def run_upscale(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
+    """Upscale by params["scale"] (2 or 4)."""
+    scale = int(inp.params.get("scale", 4))
+    descriptor = get_upscaler(name, models_dir)
+    width, height = inp.image.size
+    image = _upscale_array(descriptor, inp.image, (width * scale, height * scale), inp.progress)
+    return EngineOutput(image=image, engine="model", model=name, info=_info(descriptor, scale=scale))
+
+
+def run_enhance(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
+    """Restore at the same size: network upscale, then area-downsample to the input size."""
+    descriptor = get_upscaler(name, models_dir)
+    image = _upscale_array(descriptor, inp.image, inp.image.size, inp.progress)
+    return EngineOutput(image=image, engine="model", model=name, info=_info(descriptor))

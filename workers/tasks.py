@@ -1,0 +1,140 @@
+"""run_job: the one task the queue carries. It loads a job by id, runs its engine, and finishes the row.
+
+The job row decides what happens: a job is only run if this worker moves it from queued to processing,
+and only marked done if it is still processing then (a reaper may have failed it meanwhile).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import current_app
+from sqlalchemy import update
+
+from pixelforge import credits, images
+from pixelforge.extensions import db
+from pixelforge.models import Job, JobStatus, utcnow
+from pixelforge.operations import ValidationFailed
+from pixelforge.storage import StorageError, get_storage, job_object_key
+
+log = logging.getLogger(__name__)
+
+PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes; engines may report far more often
+
+
+class CurrentJob:
+    """Which job this process is running, for the heartbeat thread."""
+
+    _lock = threading.Lock()
+    job_id: str | None = None
+
+    @classmethod
+    def set(cls, job_id: str | None) -> None:
+        with cls._lock:
+            cls.job_id = job_id
+
+    @classmethod
+    def get(cls) -> str | None:
+        with cls._lock:
+            return cls.job_id
+
+
+def _claim(job_id: str, worker_name: str) -> Job | None:
+    now = utcnow()
+    result = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(status=JobStatus.PROCESSING, started_at=now, heartbeat_at=now, worker_name=worker_name, progress=0.0)
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        return None
+    return db.session.get(Job, job_id)
+
+
+def _progress_writer(job_id: str):
+    engine = db.engine
+    last_write = [0.0]
+
+    def report(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last_write[0] < PROGRESS_WRITE_INTERVAL:
+            return
+        last_write[0] = now
+        value = min(max(float(fraction), 0.0), 0.99)
+        with engine.begin() as connection:
+            connection.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
+                               .values(progress=value, heartbeat_at=utcnow()))
+
+    return report
+
+
+def run_job(job_id: str) -> str:
+    """Run one job to its end state; returns that state. Never raises for a job's own failure."""
+    from rq import get_current_job
+    from rq.timeouts import JobTimeoutException
+
+    from workers.engines import run_operation
+    from workers.engines.base import EngineError, EngineInput
+
+    rq_job = get_current_job()
+    worker_name = (rq_job.worker_name if rq_job is not None else None) or "inline"
+    job = _claim(job_id, worker_name)
+    if job is None:
+        log.info("job %s is no longer queued; skipping it", job_id)
+        db.session.remove()
+        return "skipped"
+    operation, params, input_key, mask_key = job.operation, dict(job.params), job.input_key, job.mask_key
+    db.session.remove()  # no connection or transaction held open during compute
+    CurrentJob.set(job_id)
+    try:
+        storage = get_storage()
+        image = images.decode_image(storage.get(input_key), "image")
+        mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
+        output = run_operation(operation, EngineInput(image=image, params=params, mask=mask,
+                                                      progress=_progress_writer(job_id)),
+                               current_app.config["MODELS_DIR"])
+        fmt = "webp" if params.get("format") == "webp" else "png"
+        data, content_type = images.encode_result(output.image, fmt, current_app.config["PNG_COMPRESS_LEVEL"])
+        result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
+        storage.put(result_key, data)
+        return _finish(job_id, result_key, content_type, output)
+    except JobTimeoutException:
+        timeout = current_app.config["JOB_TIMEOUTS"].get(operation)
+        return _fail(job_id, "timeout", f"the job ran past its {timeout} s time limit; it was refunded")
+    except (EngineError, ValidationFailed) as exc:
+        return _fail(job_id, "inference_error", f"{exc}; the job was refunded")
+    except StorageError as exc:
+        return _fail(job_id, "storage_error", f"{exc}; the job was refunded, please retry later")
+    except Exception as exc:  # a bug or an engine crash must still end the job and refund it
+        log.exception("job %s crashed", job_id)
+        return _fail(job_id, "internal_error", f"the engine failed unexpectedly ({type(exc).__name__}); "
+                                               "the job was refunded")
+    finally:
+        CurrentJob.set(None)
+        db.session.remove()
+
+
+def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
+    result = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
+        .values(status=JobStatus.DONE, result_key=result_key, result_type=content_type, progress=1.0,
+                engine=output.engine, model=output.model, info={**output.info, "width": output.image.width,
+                                                               "height": output.image.height},
+                finished_at=utcnow())
+    )
+    db.session.commit()
+    if result.rowcount != 1:
+        log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
+        try:
+            get_storage().delete(result_key)
+        except StorageError:
+            pass
+        return "discarded"
+    return JobStatus.DONE
+
+
+def _fail(job_id: str, code: str, message: str) -> str:
+    db.session.rollback()
+    credits.finish_unsuccessfully(job_id, JobStatus.FAILED, code, message, utcnow())
+    return JobStatus.FAILED

@@ -1,0 +1,105 @@
+"""Overlapping-tile inference for image-to-image networks, so any image fits in bounded memory.
+
+The source stays on the CPU as uint8; each tile is cut with ``pad`` pixels of real context on every side
+(fewer at the image border, where the network pads exactly as it would untiled), sent to the device,
+run, converted to uint8 on the device, and its context border cropped off before it is written into a
+preallocated uint8 output. Cropping context rather than feathering keeps tiled output equal to untiled
+output wherever the context covers the network's effective receptive field (the Real-ESRGAN strategy).
+On CUDA out-of-memory the pass restarts with tiles half the size, down to ``min_tile``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How an image is cut: tile size and context pad in input pixels."""
+
+    tile: int
+    pad: int
+
+
+def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """(y0, y1, x0, x1) boxes covering the image with near-equal tiles no bigger than ``tile``."""
+    rows, cols = math.ceil(height / tile), math.ceil(width / tile)
+    th, tw = math.ceil(height / rows), math.ceil(width / cols)
+    return [(y, min(y + th, height), x, min(x + tw, width))
+            for y in range(0, height, th) for x in range(0, width, tw)]
+
+
+def _is_oom(error: BaseException) -> bool:
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    return isinstance(error, oom) or "out of memory" in str(error).lower()
+
+
+def _free_cuda() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype, progress: ProgressFn | None):
+    import torch
+
+    from workers.device import NonFiniteOutput
+
+    channels, height, width = image.shape
+    out = torch.empty((channels, height * scale, width * scale), dtype=torch.uint8)
+    boxes = tile_boxes(height, width, plan.tile)
+    strict = dtype != torch.float32
+    for index, (y0, y1, x0, x1) in enumerate(boxes):
+        py0, py1 = max(0, y0 - plan.pad), min(height, y1 + plan.pad)
+        px0, px1 = max(0, x0 - plan.pad), min(width, x1 + plan.pad)
+        patch = image[:, py0:py1, px0:px1].unsqueeze(0).to(device=device, non_blocking=True)
+        patch = patch.to(dtype).div_(255.0)
+        if device.type == "cuda":
+            patch = patch.contiguous(memory_format=torch.channels_last)
+        result = model(patch)
+        if not bool(torch.isfinite(result).all()):
+            if strict:
+                raise NonFiniteOutput(f"non-finite output in tile {index} at {dtype}")
+            result = torch.nan_to_num(result, nan=0.0, posinf=1.0, neginf=0.0)
+        oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
+        result = result[0, :, oy:oy + (y1 - y0) * scale, ox:ox + (x1 - x0) * scale]
+        tile_u8 = result.float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
+        out[:, y0 * scale:y1 * scale, x0 * scale:x1 * scale].copy_(tile_u8)
+        del patch, result, tile_u8
+        if progress is not None:
+            progress((index + 1) / len(boxes))
+    return out
+
+
+def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, device=None, dtype=None,
+              min_tile: int = 32, progress: ProgressFn | None = None):
+    """Apply ``model`` (float [0,1] NCHW -> NCHW at ``scale``x) to a uint8 CHW CPU tensor, tile by tile.
+
+    Returns a uint8 CHW CPU tensor. Retries with smaller tiles on out-of-memory; re-raises when even
+    ``min_tile`` does not fit. Raises workers.device.NonFiniteOutput for NaN/Inf at reduced precision.
+    """
+    import torch
+
+    device = torch.device(device or "cpu")
+    dtype = dtype or torch.float32
+    _, height, width = image.shape
+    size = max(1, min(tile, max(height, width)))
+    while True:
+        try:
+            with torch.inference_mode():
+                return _one_pass(model, image, scale, TilePlan(size, pad), device, dtype, progress)
+        except Exception as error:  # noqa: BLE001 - only OOM is handled; everything else re-raised
+            if not _is_oom(error) or size <= min_tile:
+                raise
+            _free_cuda()
+            size = max(min_tile, size // 2)
+            log.warning("out of memory; retrying with %dpx tiles", size)
