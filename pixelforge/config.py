@@ -47,6 +47,10 @@ class Defaults:
     REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive
     WORKER_MAX_JOBS = 500  # recycle a worker process after this many jobs (bounds memory growth)
 
+    IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600  # an Idempotency-Key replays its first response this long
+    RESULT_RETENTION_SECONDS = 7 * 24 * 3600  # inputs and results are deleted after this (plans may differ)
+    STRICT_STARTUP_CHECKS = False  # refuse to start (rather than warn) when Redis may evict queued jobs
+
     PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is several times faster than Pillow's default 6
     SESSION_COOKIE_SECURE = False  # set True behind HTTPS; browsers drop Secure cookies on http://127.0.0.1
     SESSION_COOKIE_HTTPONLY = True

@@ -1,4 +1,4 @@
-"""Jobs: validate a submission, charge for it, store its inputs, queue it; read, list and reap jobs."""
+"""Jobs: validate a submission, charge for it, store its inputs, queue it; read, list and cancel jobs."""
 from __future__ import annotations
 
 import base64
@@ -14,8 +14,8 @@ from pixelforge import credits, images, queue
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.operations import Operation, ValidationFailed
-from pixelforge.plans import get_plan
-from pixelforge.storage import StorageError, get_storage, job_object_key
+from pixelforge.plans import get_plan, retention_seconds
+from pixelforge.storage import ObjectMissing, StorageError, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,14 @@ class JobHasNoResult(Exception):
     def __init__(self, job: Job):
         super().__init__(job.error_message or f"job {job.id} is {job.status}")
         self.job = job
+
+
+class JobAlreadyFinal(Exception):
+    """The job has already ended, so it cannot be cancelled (HTTP 409)."""
+
+
+class ResultExpired(Exception):
+    """The result was deleted after the retention period (HTTP 410)."""
 
 
 class ModelNotInstalled(queue.QueueUnavailable):
@@ -138,20 +146,48 @@ def get_job(user: User, job_id: str) -> Job:
     job = db.session.get(Job, job_id) if len(job_id) <= 36 else None
     if job is None or job.user_id != user.id:
         raise JobNotFound(f"no job {job_id!r}")
-    if job.status in JobStatus.ACTIVE and _is_abandoned(job, utcnow()):
-        reap_jobs()
-        db.session.refresh(job)
+    if job.status in JobStatus.ACTIVE:
+        from pixelforge.upkeep import is_abandoned, reap_jobs
+
+        if is_abandoned(job, utcnow()):
+            reap_jobs()
+            db.session.refresh(job)
     return job
 
 
+def result_expires_at(job: Job) -> datetime | None:
+    """When a finished job's files are deleted under its owner's plan."""
+    if job.finished_at is None:
+        return None
+    return job.finished_at + timedelta(seconds=retention_seconds(get_plan(job.user.plan)))
+
+
 def read_result(user: User, job_id: str) -> tuple[Job, bytes]:
-    """The finished job's result bytes; JobNotFinished (409) or JobHasNoResult (502) when there are none."""
+    """The finished job's result bytes; JobNotFinished (409), JobHasNoResult (502), ResultExpired (410)."""
     job = get_job(user, job_id)
     if job.status in JobStatus.ACTIVE:
         raise JobNotFinished(f"job {job.id} is {job.status}; poll GET /api/v1/jobs/{job.id} until it is done")
     if job.status != JobStatus.DONE or not job.result_key:
         raise JobHasNoResult(job)
-    return job, get_storage().get(job.result_key)
+    if job.expired_at is not None or utcnow() >= result_expires_at(job):
+        raise ResultExpired(f"the result of job {job.id} was deleted after the retention period; "
+                            "submit the job again to get a new result")
+    try:
+        return job, get_storage().get(job.result_key)
+    except ObjectMissing:
+        raise ResultExpired(f"the result of job {job.id} is no longer stored; submit the job again") from None
+
+
+def cancel_job(user: User, job_id: str) -> Job:
+    """Cancel a queued or processing job and refund it; JobAlreadyFinal (409) when it has ended."""
+    job = get_job(user, job_id)
+    if not credits.finish_unsuccessfully(job.id, JobStatus.CANCELLED, "cancelled",
+                                         "the job was cancelled at the owner's request; it was refunded", utcnow()):
+        db.session.refresh(job)
+        raise JobAlreadyFinal(f"job {job.id} is already {job.status}")
+    queue.remove_from_queue(job.id)
+    db.session.refresh(job)
+    return job
 
 
 def list_jobs(user: User, limit: int = 20, cursor: str | None = None) -> tuple[list[Job], str | None]:
@@ -179,34 +215,3 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValidationFailed("cursor is not one this API returned", "cursor") from None
 
 
-def _is_abandoned(job: Job, now: datetime) -> bool:
-    config = current_app.config
-    if job.status == JobStatus.PROCESSING:
-        last_sign = job.heartbeat_at or job.started_at or job.created_at
-        return now - last_sign > timedelta(seconds=config["WORKER_LOST_AFTER_SECONDS"])
-    return now - job.created_at > timedelta(seconds=config["QUEUED_EXPIRE_SECONDS"])
-
-
-def reap_jobs() -> int:
-    """Fail and refund jobs whose worker went silent or that waited in the queue too long. Returns how many."""
-    config = current_app.config
-    now = utcnow()
-    lost_before = now - timedelta(seconds=config["WORKER_LOST_AFTER_SECONDS"])
-    expired_before = now - timedelta(seconds=config["QUEUED_EXPIRE_SECONDS"])
-    lost = db.session.scalars(db.select(Job.id).where(
-        Job.status == JobStatus.PROCESSING,
-        db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) < lost_before)).all()
-    expired = db.session.scalars(db.select(Job.id).where(
-        Job.status == JobStatus.QUEUED, Job.created_at < expired_before)).all()
-    reaped = 0
-    for job_id in lost:
-        reaped += credits.finish_unsuccessfully(
-            job_id, JobStatus.FAILED, "worker_lost",
-            "the worker running this job stopped responding; the job was refunded, please submit it again", now)
-    for job_id in expired:
-        reaped += credits.finish_unsuccessfully(
-            job_id, JobStatus.FAILED, "queue_timeout",
-            "no worker picked this job up in time; the job was refunded, please submit it again", now)
-    if reaped:
-        log.warning("reaped %d abandoned job(s)", reaped)
-    return reaped

@@ -12,6 +12,7 @@ class Plan:
     rpm: int  # job submissions per minute
     api_access: bool
     max_output_pixels: int | None = None  # None: the global MAX_OUTPUT_PIXELS
+    retention_seconds: int | None = None  # None: the global RESULT_RETENTION_SECONDS
 
 
 PLANS: dict[str, Plan] = {
@@ -34,6 +35,11 @@ def get_plan(name: str) -> Plan:
         raise UnknownPlan(f"unknown plan {name!r}; choose one of: {', '.join(PLANS)}") from None
     overrides = current_app.config.get("PLAN_LIMITS", {}).get(name)
     return replace(plan, **overrides) if overrides else plan
+
+
+def retention_seconds(plan: Plan) -> int:
+    """How long this plan's inputs and results are kept."""
+    return plan.retention_seconds or current_app.config["RESULT_RETENTION_SECONDS"]
 
 
 def read_rpm(plan: Plan) -> int:

@@ -87,3 +87,31 @@ def record_worker_heartbeat(redis: Redis, name: str) -> None:
 
 def forget_worker(redis: Redis, name: str) -> None:
     redis.zrem(WORKERS_KEY, name)
+
+
+def queued_job_ids() -> set[str]:
+    """Ids waiting on the queue right now."""
+    try:
+        return set(get_queue().get_job_ids())
+    except RedisError as exc:
+        raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
+
+
+def remove_from_queue(job_id: str) -> None:
+    """Best effort: a cancelled job left on the queue is skipped by the worker anyway."""
+    try:
+        get_queue().remove(job_id)
+    except (RedisError, QueueUnavailable):
+        pass
+
+
+def eviction_policy_problem(redis: Redis) -> str | None:
+    """A warning if Redis may evict keys (which silently drops queued jobs), else None."""
+    try:
+        policy = redis.config_get("maxmemory-policy").get("maxmemory-policy")
+    except RedisError as exc:
+        return f"could not read Redis's maxmemory-policy ({exc}); make sure it is noeviction"
+    if policy != "noeviction":
+        return (f"Redis's maxmemory-policy is {policy!r}: under memory pressure it may evict queued jobs; "
+                "set maxmemory-policy noeviction")
+    return None

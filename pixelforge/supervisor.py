@@ -1,7 +1,8 @@
 """`pixelforge serve`: an embedded Redis, the web server and job workers, started and stopped together.
 
 Workers that die (a crash, an OOM kill, `kill -9`) are restarted; the web server dying stops everything.
-The supervisor also reaps abandoned jobs, so a job's refund never waits for a worker to come back.
+The supervisor also runs the job upkeep (reaping, requeueing, expiry), so a job's refund never waits for a
+worker to come back.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from pixelforge.redis_server import EmbeddedRedis
 
 log = logging.getLogger(__name__)
 
-REAP_EVERY_SECONDS = 5.0
+UPKEEP_EVERY_SECONDS = 5.0
 RESTART_BACKOFF_SECONDS = 1.0
 
 
@@ -85,7 +86,7 @@ class Supervisor:
 
     def watch(self) -> int:
         """Keep everything running until a signal or the web server's exit; returns the exit code."""
-        last_reap = 0.0
+        last_upkeep = 0.0
         while not self.stopping:
             if self.web.poll() is not None:
                 log.error("the web server exited with %s; stopping", self.web.returncode)
@@ -93,26 +94,26 @@ class Supervisor:
             if self.redis is not None and not self.redis.alive():
                 log.error("embedded Redis exited; restarting it")
                 self.redis.start()
+                last_upkeep = 0.0  # requeue at once what the restart lost
             for index, worker in enumerate(self.workers):
                 if worker is not None and worker.poll() is not None:
                     log.warning("job worker %d exited with %s; restarting it", index, worker.returncode)
                     time.sleep(RESTART_BACKOFF_SECONDS)
                     self.workers[index] = self._spawn_worker()
-            if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
-                last_reap = time.monotonic()
-                self._reap()
+            if time.monotonic() - last_upkeep > UPKEEP_EVERY_SECONDS:
+                last_upkeep = time.monotonic()
+                self._upkeep()
             time.sleep(0.5)
         return 0
 
-    def _reap(self) -> None:
+    def _upkeep(self) -> None:
         from pixelforge.extensions import db
-        from pixelforge.jobs import reap_jobs
+        from pixelforge.upkeep import run_upkeep
 
         with self.app.app_context():
+            self.app.config["REDIS_URL"] = self.env.get("REDIS_URL") or self.app.config["REDIS_URL"]
             try:
-                reap_jobs()
-            except Exception as exc:
-                log.warning("reaping failed: %s", exc)
+                run_upkeep()
             finally:
                 db.session.remove()
 

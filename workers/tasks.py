@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes; engines may report far more often
 
 
+class JobStopped(Exception):
+    """The job was ended elsewhere (cancelled or reaped) while it ran; stop working on it."""
+
+
 class CurrentJob:
     """Which job this process is running, for the heartbeat thread."""
 
@@ -63,8 +67,10 @@ def _progress_writer(job_id: str):
         last_write[0] = now
         value = min(max(float(fraction), 0.0), 0.99)
         with engine.begin() as connection:
-            connection.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
-                               .values(progress=value, heartbeat_at=utcnow()))
+            result = connection.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
+                                        .values(progress=value, heartbeat_at=utcnow()))
+        if result.rowcount == 0:
+            raise JobStopped(f"job {job_id} was ended while it ran")
 
     return report
 
@@ -99,6 +105,9 @@ def run_job(job_id: str) -> str:
         result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
         storage.put(result_key, data)
         return _finish(job_id, result_key, content_type, output)
+    except JobStopped:
+        log.info("job %s was cancelled or reaped while running; stopped it", job_id)
+        return "stopped"
     except JobTimeoutException:
         timeout = current_app.config["JOB_TIMEOUTS"].get(operation)
         return _fail(job_id, "timeout", f"the job ran past its {timeout} s time limit; it was refunded")

@@ -16,14 +16,14 @@ from flask import Flask
 from sqlalchemy import update
 
 from pixelforge.extensions import db
-from pixelforge.jobs import reap_jobs
+from pixelforge.upkeep import requeue_missing_jobs, run_upkeep
 from pixelforge.models import Job, JobStatus, utcnow
-from pixelforge.queue import connect_redis, forget_worker, record_worker_heartbeat
+from pixelforge.queue import connect_redis, eviction_policy_problem, forget_worker, record_worker_heartbeat
 from workers.tasks import CurrentJob
 
 log = logging.getLogger(__name__)
 
-REAP_EVERY_SECONDS = 10.0
+UPKEEP_EVERY_SECONDS = 10.0
 
 
 def worker_name() -> str:
@@ -37,22 +37,27 @@ class Heartbeat(threading.Thread):
         super().__init__(name="pixelforge-heartbeat", daemon=True)
         self.app, self.redis, self.worker = app, redis, name
         self.stopping = threading.Event()
+        self.redis_was_down = False
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
-        last_reap = 0.0
+        last_upkeep = 0.0
         while not self.stopping.is_set():
             with self.app.app_context():
-                self.beat()
-                if time.monotonic() - last_reap > REAP_EVERY_SECONDS:
-                    last_reap = time.monotonic()
-                    self.reap()
+                reconnected = self.beat()
+                if reconnected or time.monotonic() - last_upkeep > UPKEEP_EVERY_SECONDS:
+                    last_upkeep = time.monotonic()
+                    self.upkeep()
             self.stopping.wait(interval)
 
-    def beat(self) -> None:
+    def beat(self) -> bool:
+        """Stamp this worker and its job; True when Redis answers again after being down."""
+        reconnected = False
         try:
             record_worker_heartbeat(self.redis, self.worker)
+            reconnected, self.redis_was_down = self.redis_was_down, False
         except Exception as exc:  # Redis down: keep stamping SQL so our job is not reaped
+            self.redis_was_down = True
             log.warning("could not record heartbeat in Redis: %s", exc)
         job_id = CurrentJob.get()
         if job_id:
@@ -62,14 +67,27 @@ class Heartbeat(threading.Thread):
                                        .values(heartbeat_at=utcnow()))
             except Exception as exc:
                 log.warning("could not stamp heartbeat of job %s: %s", job_id, exc)
+        return reconnected
 
-    def reap(self) -> None:
+    def upkeep(self) -> None:
         try:
-            reap_jobs()
-        except Exception as exc:
-            log.warning("reaping failed: %s", exc)
+            run_upkeep()
         finally:
             db.session.remove()
+
+
+class UnsafeRedis(RuntimeError):
+    """Redis may evict queued jobs and strict startup checks are on."""
+
+
+def check_redis_policy(app: Flask, redis) -> None:
+    """Warn loudly (or, with STRICT_STARTUP_CHECKS, refuse) when Redis could silently drop queued jobs."""
+    problem = eviction_policy_problem(redis)
+    if problem is None:
+        return
+    if app.config["STRICT_STARTUP_CHECKS"]:
+        raise UnsafeRedis(problem)
+    log.warning("!!! %s", problem)
 
 
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
@@ -82,7 +100,13 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
     name = worker_name()
     heartbeat = Heartbeat(app, redis, name)
     log.info("worker %s starting: %s", name, describe_runtime())
+    check_redis_policy(app, redis)
     heartbeat.beat()
+    with app.app_context():
+        try:
+            requeue_missing_jobs()
+        finally:
+            db.session.remove()
     heartbeat.start()
     try:
         with app.app_context():

@@ -5,7 +5,8 @@ from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from pixelforge.credits import InsufficientCredits
-from pixelforge.jobs import JobHasNoResult, JobNotFinished, JobNotFound
+from pixelforge.idempotency import IdempotencyConflict
+from pixelforge.jobs import JobAlreadyFinal, JobHasNoResult, JobNotFinished, JobNotFound, ResultExpired
 from pixelforge.operations import ValidationFailed
 from pixelforge.queue import QueueUnavailable
 from pixelforge.ratelimit import RateLimited
@@ -53,6 +54,12 @@ def _for_domain_error(exc: Exception):
         if job.status == "failed":
             return error_response(502, job.error_code or "job_failed", job.error_message or "the job failed")
         return error_response(409, f"job_{job.status}", f"job {job.id} was {job.status}; it has no result")
+    if isinstance(exc, IdempotencyConflict):
+        return error_response(409, "idempotency_conflict", str(exc), "Idempotency-Key")
+    if isinstance(exc, JobAlreadyFinal):
+        return error_response(409, "job_already_final", str(exc))
+    if isinstance(exc, ResultExpired):
+        return error_response(410, "result_expired", str(exc))
     if isinstance(exc, StorageError):
         return error_response(502, "storage_error", f"{exc}; retry later")
     return None

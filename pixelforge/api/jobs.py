@@ -7,7 +7,7 @@ from flask_login import current_user
 from pixelforge.api import bp
 from pixelforge.api.responses import job_body
 from pixelforge.images import EXTENSIONS
-from pixelforge.jobs import get_job, list_jobs, read_result
+from pixelforge.jobs import cancel_job, get_job, list_jobs, read_result
 from pixelforge.operations import IntParam
 
 _LIMIT = IntParam("limit", 20, 1, 100)
@@ -35,3 +35,8 @@ def download_job(job_id: str):
         response.headers["Content-Disposition"] = f'attachment; filename="pixelforge-{job.id}.{extension}"'
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.post("/jobs/<job_id>/cancel")
+def cancel_my_job(job_id: str):
+    return job_body(cancel_job(current_user, job_id))

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from flask import url_for
 
+from pixelforge.jobs import result_expires_at
 from pixelforge.models import Job, JobStatus, User
 from pixelforge.plans import Plan, read_rpm
 
@@ -38,6 +39,9 @@ def job_body(job: Job) -> dict:
     if job.status == JobStatus.DONE:
         body["result_url"] = url_for("api.download_job", job_id=job.id, _external=True)
         body["result"] = {"content_type": job.result_type, **(job.info or {})}
+        body["result_expires_at"] = iso(result_expires_at(job))
+        if job.expired_at is not None:
+            body["result_url"] = None
     elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         body["error"] = {"code": job.error_code, "message": job.error_message}
     return body

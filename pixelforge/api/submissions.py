@@ -1,9 +1,10 @@
 """POST /api/v1/<operation>: one route per catalogue entry, all through submit_job."""
 from __future__ import annotations
 
-from flask import request
+from flask import jsonify, request
 from flask_login import current_user
 
+from pixelforge import idempotency
 from pixelforge.api import bp
 from pixelforge.jobs import submit_job, validate_submission
 from pixelforge.operations import OPERATIONS, Operation, ValidationFailed
@@ -51,10 +52,23 @@ def _submit(operation: Operation):
         raise ValidationFailed("send multipart/form-data with the image as a file field named 'image'", "image",
                                "unsupported_media_type")
     uploads = _read_files()
-    submission = validate_submission(operation, _text_fields(), uploads["image"], uploads["mask"],
-                                     current_user.plan)
-    job = submit_job(current_user, submission)
-    return {"job_id": job.id, "status": job.status}, 202
+    fields = _text_fields()
+
+    def handle():
+        submission = validate_submission(operation, fields, uploads["image"], uploads["mask"], current_user.plan)
+        job = submit_job(current_user, submission)
+        return {"job_id": job.id, "status": job.status}, 202
+
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return handle()
+    stored = idempotency.run_once(current_user.id, key, idempotency.fingerprint(request.path, fields, uploads),
+                                  handle)
+    response = jsonify(stored.body)
+    response.status_code = stored.status_code
+    if stored.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _register(operation: Operation) -> None:

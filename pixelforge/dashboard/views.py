@@ -27,6 +27,12 @@ def index():
     return redirect(url_for("dashboard.overview" if current_user.is_authenticated else "dashboard.login"))
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on every page that names no icon (the playground's among them)."""
+    return bp.send_static_file("favicon.svg")
+
+
 @bp.get("/dashboard")
 @login_required
 def overview():

@@ -161,7 +161,7 @@ def test_abandoned_processing_job_is_reaped_on_read(app, api):
 def test_reaper_expires_jobs_queued_too_long(app, api):
     from pixelforge.credits import ledger_total
     from pixelforge.extensions import db
-    from pixelforge.jobs import reap_jobs
+    from pixelforge.upkeep import reap_jobs
     from pixelforge.models import Job, utcnow
 
     job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]

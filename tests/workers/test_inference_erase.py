@@ -95,6 +95,7 @@ def test_lama_end_to_end(lama_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_torchscript_lama_loads(tmp_path):
     import torch
     from spandrel.architectures.LaMa import LaMa

@@ -101,7 +101,7 @@ def test_tile_boxes_cover_the_image_exactly():
 @pytest.mark.parametrize("scale", [2, 4])
 def test_tiled_equals_untiled(tmp_path, scale):
     descriptor = load_upscaler(mf.write_rrdbnet(tmp_path / f"x{scale}.pth", scale=scale, num_block=1))
-    image = np.asarray(mf.gradient_image(88, 70))
+    image = np.array(mf.gradient_image(88, 70))
     source = torch.from_numpy(image).permute(2, 0, 1)
     whole = run_tiled(descriptor, source, scale, tile=1000, pad=0)
     tiled = run_tiled(descriptor, source, scale, tile=32, pad=24)
@@ -119,7 +119,7 @@ def test_out_of_memory_retries_with_smaller_tiles(tmp_path):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB")
         return descriptor(batch)
 
-    source = torch.from_numpy(np.asarray(mf.gradient_image(64, 64))).permute(2, 0, 1)
+    source = torch.from_numpy(np.array(mf.gradient_image(64, 64))).permute(2, 0, 1)
     out = run_tiled(picky, source, 4, tile=64, pad=4, min_tile=16)
     reference = run_tiled(descriptor, source, 4, tile=64, pad=64)
     assert out.shape == (3, 256, 256)
@@ -151,3 +151,12 @@ def test_half_precision_nan_falls_back_to_float32(tmp_path):
 
     assert run_with_fp32_fallback(descriptor, run) == "ok"
     assert runs == [torch.bfloat16, torch.float32] and descriptor.dtype == torch.float32
+
+
+def test_describe_runtime_names_device_and_providers():
+    line = inference.describe_runtime()
+    assert "device=" in line and "onnx providers=" in line and "CPUExecutionProvider" in line
+
+
+def test_unknown_operation_is_not_a_model_job(tmp_path):
+    assert run_model_engine("colorize", EngineInput(mf.gradient_image(8, 8), {}), tmp_path) is None

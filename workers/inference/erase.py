@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +36,9 @@ class TorchScriptLaMa:
     def __init__(self, path: Path, device: str):
         import torch
 
-        self.module = torch.jit.load(str(path), map_location=device).eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            self.module = torch.jit.load(str(path), map_location=device).eval()
         self.device = torch.device(device)
         self.dtype = torch.float32
 
@@ -50,7 +53,9 @@ def load_lama(path: Path):
     from workers.device import device_name, prepare
 
     try:
-        descriptor = ModelLoader().load_from_file(path)
+        with warnings.catch_warnings():  # spandrel tries torch.jit.load first, which torch now deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            descriptor = ModelLoader().load_from_file(path)
     except UnsupportedModelError:
         if path.suffix != ".pt":
             raise

@@ -1,0 +1,106 @@
+"""Keeping the job table honest over time: reap abandoned jobs, requeue lost ones, delete expired files.
+
+Run by every worker's heartbeat thread and by `pixelforge serve`'s supervisor; all of it is idempotent, so
+several hosts running it at once is safe (each refund is guarded by a conditional status change).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from pixelforge import credits, queue
+from pixelforge.extensions import db
+from pixelforge.models import Job, JobStatus, User, utcnow
+from pixelforge.plans import PLANS, get_plan, retention_seconds
+from pixelforge.storage import StorageError, get_storage
+
+log = logging.getLogger(__name__)
+
+
+def is_abandoned(job: Job, now: datetime) -> bool:
+    config = current_app.config
+    if job.status == JobStatus.PROCESSING:
+        last_sign = job.heartbeat_at or job.started_at or job.created_at
+        return now - last_sign > timedelta(seconds=config["WORKER_LOST_AFTER_SECONDS"])
+    return now - job.created_at > timedelta(seconds=config["QUEUED_EXPIRE_SECONDS"])
+
+
+def reap_jobs() -> int:
+    """Fail and refund jobs whose worker went silent or that waited in the queue too long. Returns how many."""
+    config = current_app.config
+    now = utcnow()
+    lost_before = now - timedelta(seconds=config["WORKER_LOST_AFTER_SECONDS"])
+    expired_before = now - timedelta(seconds=config["QUEUED_EXPIRE_SECONDS"])
+    lost = db.session.scalars(db.select(Job.id).where(
+        Job.status == JobStatus.PROCESSING,
+        db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) < lost_before)).all()
+    expired = db.session.scalars(db.select(Job.id).where(
+        Job.status == JobStatus.QUEUED, Job.created_at < expired_before)).all()
+    reaped = 0
+    for job_id in lost:
+        reaped += credits.finish_unsuccessfully(
+            job_id, JobStatus.FAILED, "worker_lost",
+            "the worker running this job stopped responding; the job was refunded, please submit it again", now)
+    for job_id in expired:
+        reaped += credits.finish_unsuccessfully(
+            job_id, JobStatus.FAILED, "queue_timeout",
+            "no worker picked this job up in time; the job was refunded, please submit it again", now)
+    if reaped:
+        log.warning("reaped %d abandoned job(s)", reaped)
+    return reaped
+
+
+def requeue_missing_jobs() -> int:
+    """Put back on the queue the jobs SQL says are queued but Redis lost (a restart, a flush). Returns how many."""
+    queued = db.session.execute(db.select(Job.id, Job.operation).where(Job.status == JobStatus.QUEUED)).all()
+    if not queued:
+        return 0
+    present = queue.queued_job_ids()
+    missing = [(job_id, operation) for job_id, operation in queued if job_id not in present]
+    for job_id, operation in missing:
+        queue.enqueue_job(job_id, operation)
+    if missing:
+        log.warning("re-enqueued %d job(s) that the queue had lost", len(missing))
+    return len(missing)
+
+
+def purge_expired_results(batch: int = 500) -> int:
+    """Delete inputs and results of jobs past their plan's retention; the rows stay, marked expired."""
+    now = utcnow()
+    purged = 0
+    for plan_name in PLANS:
+        cutoff = now - timedelta(seconds=retention_seconds(get_plan(plan_name)))
+        rows = db.session.scalars(
+            db.select(Job).join(User, User.id == Job.user_id)
+            .where(User.plan == plan_name, Job.status.in_(JobStatus.FINAL), Job.expired_at.is_(None),
+                   Job.finished_at < cutoff).limit(batch)).all()
+        storage = get_storage()
+        for job in rows:
+            try:
+                for key in (job.input_key, job.mask_key, job.result_key):
+                    if key:
+                        storage.delete(key)
+            except StorageError as exc:
+                log.warning("could not delete files of expired job %s: %s", job.id, exc)
+                continue
+            job.expired_at = now
+            purged += 1
+        db.session.commit()
+    return purged
+
+
+def run_upkeep(include_requeue: bool = True) -> None:
+    """One round of every upkeep task, each isolated so one failing does not stop the others."""
+    from pixelforge.idempotency import purge_idempotency_records
+
+    tasks = [reap_jobs, purge_expired_results, purge_idempotency_records]
+    if include_requeue:
+        tasks.insert(1, requeue_missing_jobs)
+    for task in tasks:
+        try:
+            task()
+        except Exception as exc:  # Redis or the database briefly down: try again next round
+            db.session.rollback()
+            log.warning("upkeep task %s failed: %s", task.__name__, exc)
