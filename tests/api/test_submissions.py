@@ -211,3 +211,13 @@ def test_queue_unreachable_is_503_and_free(app, api):
     assert response.status_code == 503
     assert balance(api.user) == 10
     assert math.isfinite(float(response.headers["Retry-After"]))
+
+
+def test_thousand_frame_gif_is_refused_quickly(api):
+    frames = [Image.new("P", (4, 4), i % 256) for i in range(1000)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    response = api.submit("enhance", buffer.getvalue())
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "unsupported_format"
+    assert "GIF" in response.get_json()["error"]["message"]

@@ -199,3 +199,22 @@ def test_killed_worker_job_fails_and_is_refunded(service, tmp_path):
                             files={"image": ("a.png", small.getvalue())}).json()["job_id"]
     wait_for(lambda: requests.get(f"{service.base}/api/v1/jobs/{next_id}", headers=headers)
              .json()["status"] == "done", 60)
+
+
+def test_oversized_body_is_refused_before_it_is_sent(service):
+    """413 arrives while the client has sent only the headers of a 200 MB body."""
+    import socket
+
+    key = service.user_with_key("big@example.com", credits=1)
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall((f"POST /api/v1/enhance HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+                      "Content-Type: multipart/form-data; boundary=x\r\nContent-Length: 200000000\r\n\r\n"
+                      "--x\r\n").encode())
+        reply = ""
+        while '"request_id"' not in reply:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk.decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 413"), reply[:200]
+    assert '"upload_too_large"' in reply

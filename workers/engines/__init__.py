@@ -30,9 +30,20 @@ def run_operation(operation: str, inp: EngineInput, models_dir: str | Path) -> E
     from workers.inference import run_model_engine
 
     output = run_model_engine(operation, inp, Path(models_dir))
+    if output is not None and operation == "enhance":
+        return _tone_after_restoration(output, inp)
     if output is not None:
         return output
     engine = _classical_engines().get(operation)
     if engine is None:
         raise EngineError(f"{operation} needs a model that is not installed on this worker")
     return engine(inp)
+
+
+def _tone_after_restoration(restored: EngineOutput, inp: EngineInput) -> EngineOutput:
+    """Enhance = the network's detail restoration, then the classical colour, exposure and contrast pass."""
+    from workers.engines.enhance import classical_enhance
+
+    toned = classical_enhance(EngineInput(image=restored.image, params=inp.params, progress=inp.progress))
+    return EngineOutput(image=toned.image, engine="model", model=restored.model,
+                        info={**restored.info, **toned.info, "tone": "classical"})

@@ -1,0 +1,102 @@
+"""Model engines through the real service: `pixelforge models add` and the next job runs the model."""
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from model_factories import write_rrdbnet, write_tiny_sd_inpainting, write_u2net_like_onnx
+from service import LiveService
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    with LiveService(tmp_path_factory.mktemp("models") / "instance") as live:
+        yield live
+
+
+def png(width=24, height=16, mode="RGB") -> bytes:
+    rng = np.random.default_rng(0)
+    channels = 4 if mode == "RGBA" else 3
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (height, width, channels), dtype=np.uint8), mode).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def mask_png(width=24, height=16) -> bytes:
+    array = np.zeros((height, width), np.uint8)
+    array[4:12, 6:18] = 255
+    buffer = io.BytesIO()
+    Image.fromarray(array, "L").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def run_job(service, headers, operation, files, data=None, timeout=120):
+    response = requests.post(f"{service.base}/api/v1/{operation}", headers=headers, files=files, data=data or {})
+    assert response.status_code == 202, response.text
+    job_id = response.json()["job_id"]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = requests.get(f"{service.base}/api/v1/jobs/{job_id}", headers=headers).json()
+        if job["status"] in ("done", "failed"):
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job did not finish:\n{service.log()[-3000:]}")
+
+
+def test_models_list_on_a_fresh_instance(service):
+    out = service.cli("models", "list").stdout
+    for name in ("realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "gfpgan-1.4",
+                 "rembg-isnet-general-use", "rembg-u2net", "lama", "sd-inpainting"):
+        assert name in out
+    assert "missing" in out
+
+
+def test_added_upscaler_serves_the_next_job_without_restart(service, tmp_path):
+    key = service.user_with_key("upscale@example.com", credits=20)
+    headers = {"Authorization": f"Bearer {key}"}
+    before = run_job(service, headers, "upscale", {"image": ("a.png", png())}, {"scale": "4"})
+    assert before["engine"] == "classical"
+
+    weights = write_rrdbnet(tmp_path / "RealESRGAN_x4plus.pth", scale=4)
+    service.cli("models", "add", "realesrgan-x4plus", str(weights), "--allow-unverified")
+    after = run_job(service, headers, "upscale", {"image": ("a.png", png(mode="RGBA"), "image/png")},
+                    {"scale": "4"})
+    assert after["status"] == "done", after
+    assert after["engine"] == "model" and after["model"] == "realesrgan-x4plus"
+    result = Image.open(io.BytesIO(requests.get(after["result_url"], headers=headers).content))
+    assert result.size == (96, 64) and result.mode == "RGBA"
+
+
+def test_inpaint_runs_once_a_pipeline_is_installed(service, tmp_path):
+    key = service.user_with_key("inpaint@example.com", credits=20)
+    headers = {"Authorization": f"Bearer {key}"}
+    files = {"image": ("a.png", png(64, 64)), "mask": ("m.png", mask_png(64, 64))}
+    refused = requests.post(f"{service.base}/api/v1/inpaint", headers=headers, files=files)
+    assert refused.status_code == 503 and "models pull sd-inpainting" in refused.text
+
+    folder = write_tiny_sd_inpainting(tmp_path / "sd")
+    service.cli("models", "add", "sd-inpainting", str(folder), "--allow-unverified")
+    job = run_job(service, headers, "inpaint", files, {"prompt": "a red ball", "steps": "4", "strength": "0.5",
+                                                       "seed": "1234"})
+    assert job["status"] == "done", job
+    assert job["engine"] == "model" and job["model"] == "sd-inpainting"
+    assert job["result"]["seed"] == 1234 and job["result"]["effective_steps"] == 2
+    account = requests.get(f"{service.base}/api/v1/account", headers=headers).json()
+    assert account["credits"] == 18
+
+
+def test_rembg_model_serves_background_removal(service, tmp_path):
+    key = service.user_with_key("rembg@example.com", credits=5)
+    headers = {"Authorization": f"Bearer {key}"}
+    onnx_file = write_u2net_like_onnx(tmp_path / "u2net.onnx")
+    service.cli("models", "add", "rembg-u2net", str(onnx_file), "--allow-unverified")
+    job = run_job(service, headers, "remove-background", {"image": ("a.png", png())}, timeout=240)
+    assert job["status"] == "done", job
+    assert job["engine"] == "model" and job["model"] == "rembg-u2net"
