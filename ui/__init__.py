@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 
 PATH = "/playground"
-PLAYGROUND_CSS = ".pf-header { align-items: center; } #pf-account { text-align: right; } #pf-account p { margin: 0; }"
+PLAYGROUND_CSS = (".pf-header { align-items: center; } #pf-account { text-align: right; } "
+                  "#pf-account a { display: inline; margin: 0; padding: 0; }")
 
 
 def mount_playground(root, flask_app) -> None:

@@ -11,6 +11,7 @@ import gradio as gr
 from flask import Flask
 from PIL import Image
 
+from pixelforge.images import EXTENSIONS, decode_image
 from pixelforge.operations import OPERATIONS, ChoiceParam, FloatParam, IntParam, Operation, TextParam
 from ui import runner
 
@@ -34,8 +35,8 @@ def param_component(spec):
     if isinstance(spec, IntParam) and spec.choices:
         return gr.Radio([(f"{c}x" if spec.name == "scale" else str(c), c) for c in spec.choices],
                         value=spec.default, label=label, info=info)
-    if isinstance(spec, IntParam) and spec.optional:
-        return gr.Number(value=None, precision=0, minimum=spec.low, maximum=spec.high, label=label, info=info)
+    if isinstance(spec, IntParam) and spec.optional:  # a Textbox, because a Number shows 0 when it is empty
+        return gr.Textbox(value="", placeholder="random", label=label, info=info, max_lines=1)
     if isinstance(spec, IntParam):
         return gr.Slider(spec.low, spec.high, value=spec.default, step=1, label=label, info=info)
     if isinstance(spec, FloatParam):
@@ -55,13 +56,20 @@ def form_fields(operation: Operation, values) -> dict[str, str]:
     for spec, value in zip(operation.params, values):
         if value is None or (isinstance(value, str) and not value.strip() and not isinstance(spec, TextParam)):
             continue
-        if isinstance(spec, IntParam):
+        if isinstance(value, str):  # typed by the user: the API's validation judges it
+            form[spec.name] = value.strip() if not isinstance(spec, TextParam) else value
+        elif isinstance(spec, IntParam):
             form[spec.name] = str(int(round(float(value))))
         elif isinstance(spec, FloatParam):
             form[spec.name] = f"{float(value):g}"
         else:
             form[spec.name] = str(value)
     return form
+
+
+def user_error(title: str, message: str) -> gr.Error:
+    """A message for the person at the browser; expected, so no traceback in the server's log."""
+    return gr.Error(message, title=title, print_exception=False)
 
 
 def cost_note(operation: Operation) -> str:
@@ -89,15 +97,17 @@ class Playground:
                        delete_cache=(3600, RESULT_FILES_KEEP_SECONDS)) as blocks:
             with gr.Row(elem_classes="pf-header"):
                 gr.Markdown("## PixelForge playground")
-                account = gr.Markdown(elem_id="pf-account")
+                account = gr.HTML(elem_id="pf-account", scale=2)
             for operation in OPERATIONS.values():
                 with gr.Tab(TAB_TITLES.get(operation.name, operation.name), id=operation.name,
                             elem_id=f"tab-{operation.name}"):
-                    self._tab(operation)
-            blocks.load(self.account_line, outputs=account, api_visibility="private")
+                    run_event = self._tab(operation)
+                run_event.then(self.account_line, outputs=account, api_visibility="private",
+                               show_progress="hidden")  # the new balance
+            blocks.load(self.account_line, outputs=account, api_visibility="private", show_progress="hidden")
         return blocks
 
-    def _tab(self, operation: Operation) -> None:
+    def _tab(self, operation: Operation):
         slug = operation.name
         gr.Markdown(f"{operation.summary} *{cost_note(operation)}.*")
         with gr.Row(equal_height=False):
@@ -113,9 +123,10 @@ class Playground:
                         brush = gr.Slider(2, 200, value=DEFAULT_BRUSH, step=1, label="Brush size",
                                           elem_id=f"{slug}-brush", scale=3)
                         clear = gr.Button("Clear mask", elem_id=f"{slug}-clear", scale=1)
-                    mask_file = gr.Image(label="…or upload a mask instead (white = change, same size as the image)",
-                                         type="filepath", image_mode=None, sources=["upload"], height=160,
-                                         elem_id=f"{slug}-mask-file")
+                    with gr.Accordion("Or upload a mask file instead", open=False):
+                        mask_file = gr.Image(label="Mask: white = change, black = keep; the image's size",
+                                             type="filepath", image_mode=None, sources=["upload"], height=160,
+                                             elem_id=f"{slug}-mask-file")
                     brush.release(self.set_brush, brush, image, api_visibility="private")
                     clear.click(self.clear_mask, image, image, api_visibility="private")
                 else:
@@ -129,8 +140,8 @@ class Playground:
                                          elem_id=f"{slug}-result")
                 download = gr.DownloadButton("Download result", visible=False, elem_id=f"{slug}-download")
         inputs = [image] + ([mask_file] if mask_file is not None else []) + params
-        run.click(self._handler(operation), inputs, [status, compare, download], api_visibility="private",
-                  concurrency_id="runs", concurrency_limit=self.concurrency)
+        return run.click(self._handler(operation), inputs, [status, compare, download], api_visibility="private",
+                         concurrency_id="runs", concurrency_limit=self.concurrency)
 
     # --- event handlers -------------------------------------------------------------------------------
 
@@ -142,8 +153,9 @@ class Playground:
             user = db.session.get(User, int(request.username))
             if user is None:
                 return ""
-            return (f"Signed in as **{html.escape(user.email)}** · {user.plan} plan · **{user.credits}** credits · "
-                    "[Dashboard](/dashboard) · [Jobs](/dashboard/jobs)")
+            return (f"Signed in as <strong>{html.escape(user.email)}</strong> · {html.escape(user.plan)} plan · "
+                    f"<strong>{user.credits}</strong> credits · <a href=\"/dashboard\">Dashboard</a> · "
+                    "<a href=\"/dashboard/jobs\">Jobs</a>")
 
     @staticmethod
     def set_brush(size: float):
@@ -176,11 +188,15 @@ class Playground:
                 if not job.final:
                     yield self._progress(job), gr.skip(), gr.skip()
         except runner.RunFailed as exc:
-            raise gr.Error(html.escape(exc.message), title=f"{exc.title} ({exc.status})") from None
+            # The toast shows the message, not always the title: the status goes in the message too.
+            raise user_error(exc.title, f"{exc.title} ({exc.status}): {html.escape(exc.message)}") from None
         if job.status != "done" or job.result is None:
-            raise gr.Error(f"The job {job.status}: {html.escape(job.error or 'no result')}. "
-                           f"Its {job.credits} credit(s) were refunded.", title="Job failed")
+            raise user_error("Job failed", f"The job {job.status}: {html.escape(job.error or 'no result')}. "
+                                           f"Its {job.credits} credit(s) were refunded.")
+        before = before or decode_image(image_bytes)  # as the worker saw it (EXIF orientation applied)
         after = Image.open(io.BytesIO(job.result))
+        if before.size != after.size:  # e.g. an upscale: compare at the result's size
+            before = before.resize(after.size, Image.Resampling.BICUBIC)
         yield (self._done(job), (before, after),
                gr.update(value=str(self._result_file(job)), visible=True))
 
@@ -188,7 +204,7 @@ class Playground:
         """(before picture, image bytes, mask bytes) from the widgets; the API's validation judges them."""
         if operation.needs_mask:
             if not image or image.get("background") is None:
-                raise gr.Error("Upload an image first.", title="No image")
+                raise user_error("No image", "Upload an image first.")
             background = image["background"]
             image_bytes = runner.png_bytes(background)
             if mask_file:
@@ -196,33 +212,25 @@ class Playground:
             else:
                 mask_bytes = runner.mask_from_layers(image.get("layers") or [], background.size)
                 if mask_bytes is None:
-                    raise gr.Error("Paint over the area to change, or upload a mask file.", title="No mask")
+                    raise user_error("No mask", "Paint over the area to change, or upload a mask file.")
             return background, image_bytes, mask_bytes
         if not image:
-            raise gr.Error("Upload an image first.", title="No image")
-        data = Path(image).read_bytes()
-        try:
-            before = Image.open(io.BytesIO(data))
-            before.load()
-        except OSError:
-            before = None
-        return before, data, None
+            raise user_error("No image", "Upload an image first.")
+        return None, Path(image).read_bytes(), None  # decoded for the comparison only once validated
 
     @staticmethod
     def _progress(job: runner.JobView) -> str:
         if job.status == "queued":
-            return f"⏳ Queued · job `{job.id[:8]}` · {job.credits} credit(s) reserved"
-        return f"⚙️ Processing · {int(job.progress * 100)}% · job `{job.id[:8]}`"
+            return f"**Queued** · job `{job.id[:8]}` · {job.credits} credit(s) reserved"
+        return f"**Processing** · {int(job.progress * 100)}% · job `{job.id[:8]}`"
 
     @staticmethod
     def _done(job: runner.JobView) -> str:
-        return (f"✅ Done with the **{job.engine or 'default'}** engine · {job.credits} credit(s) charged · "
+        return (f"**Done** with the **{job.engine or 'default'}** engine · {job.credits} credit(s) charged · "
                 f"balance **{job.balance}** · [open job {job.id[:8]}](/dashboard/jobs/{job.id})")
 
     def _result_file(self, job: runner.JobView) -> Path:
         """The result as a named file for the download button (Gradio copies it into its cache)."""
-        from pixelforge.images import EXTENSIONS
-
         self._prune_results()
         folder = self.results_dir / job.id
         folder.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms.validators import DataRequired, Length
 
 from pixelforge.accounts import MIN_PASSWORD_CHARS
 
@@ -14,10 +14,7 @@ class SignupForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD_CHARS, max=256)],
                              render_kw={"autocomplete": "new-password"},
                              description=f"At least {MIN_PASSWORD_CHARS} characters.")
-    confirm = PasswordField("Repeat password",
-                            validators=[DataRequired(), EqualTo("password", "The passwords do not match.")],
-                            render_kw={"autocomplete": "new-password"})
-    submit = SubmitField("Create account")
+    submit = SubmitField("Sign up")
 
 
 class LoginForm(FlaskForm):

@@ -33,6 +33,12 @@ def favicon():
     return bp.send_static_file("favicon.svg")
 
 
+@bp.get("/playground")
+def playground():
+    """The playground lives at /playground/ (mounted beside Flask); the bare path lands here."""
+    return redirect("/playground/", 308)
+
+
 @bp.get("/dashboard")
 @login_required
 def overview():
