@@ -80,19 +80,21 @@ def _for_http_error(exc: HTTPException):
 
 
 def register_error_handlers(app: Flask, url_prefix: str) -> None:
-    """Domain errors → JSON anywhere they escape an API view; HTTP errors → JSON under url_prefix."""
+    """Under url_prefix, every error (domain, HTTP or unexpected) becomes the API's JSON error body."""
 
     def in_api() -> bool:
         return request.path.startswith(url_prefix)
 
     @app.errorhandler(Exception)
     def handle_exception(exc: Exception):
+        if not in_api():  # the dashboard handles its own errors; anything else is a real 500
+            if isinstance(exc, HTTPException):
+                return exc
+            raise exc
         if isinstance(exc, HTTPException):
-            return _for_http_error(exc) if in_api() else exc
+            return _for_http_error(exc)
         response = _for_domain_error(exc)
         if response is not None:
             return response
         app.logger.exception("unhandled error in %s %s", request.method, request.path)
-        if in_api():
-            return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
-        raise exc
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
