@@ -84,14 +84,19 @@ def validate_submission(operation: Operation, form: dict[str, str], image: bytes
     return Submission(operation, params, image, mask, header)
 
 
-def _ensure_runnable(operation: Operation) -> None:
+def _ensure_runnable(operation: Operation, params: dict) -> None:
     """503 before charging when the operation cannot run on this host at all."""
-    if operation.name == "inpaint":
-        from workers.registry import installed_model_for
+    from workers.registry import installed_model_for
 
-        if installed_model_for("inpaint", {}, current_app.config["MODELS_DIR"]) is None:
-            raise ModelNotInstalled("inpainting needs a Stable Diffusion inpainting model, which is not installed; "
-                                    "install it with `pixelforge models pull sd-inpainting`")
+    models_dir = current_app.config["MODELS_DIR"]
+    if operation.name == "inpaint" and installed_model_for("inpaint", {}, models_dir) is None:
+        raise ModelNotInstalled("inpainting needs a Stable Diffusion inpainting model, which is not installed; "
+                                "install it with `pixelforge models pull sd-inpainting`")
+    wanted = params.get("model")
+    if operation.name == "remove-background" and wanted and installed_model_for(operation.name, params,
+                                                                                models_dir) is None:
+        raise ModelNotInstalled(f"the {wanted} background model is not installed; install it with "
+                                f"`pixelforge models pull rembg-{wanted}`, or leave out the model parameter")
 
 
 def submit_job(user: User, submission: Submission) -> Job:
@@ -100,7 +105,7 @@ def submit_job(user: User, submission: Submission) -> Job:
     cost = operation.cost(params)
     if user.credits < cost:
         raise credits.InsufficientCredits(cost, user.credits)
-    _ensure_runnable(operation)
+    _ensure_runnable(operation, params)
     queue.ensure_queue_ready()
 
     job_id = str(uuid.uuid4())

@@ -79,6 +79,21 @@ class ChoiceParam:
 
 
 @dataclass(frozen=True)
+class BoolParam:
+    name: str
+    default: bool
+    optional: bool = False
+
+    def parse(self, raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in ("true", "1", "yes", "on"):
+            return True
+        if value in ("false", "0", "no", "off"):
+            return False
+        raise ValidationFailed(f"{self.name} must be true or false, got {raw[:40]!r}", self.name)
+
+
+@dataclass(frozen=True)
 class TextParam:
     name: str
     default: str
@@ -94,7 +109,7 @@ class TextParam:
         return raw.strip() or self.default
 
 
-Param = IntParam | FloatParam | ChoiceParam | TextParam
+Param = IntParam | FloatParam | ChoiceParam | BoolParam | TextParam
 
 
 @dataclass(frozen=True)
@@ -139,7 +154,9 @@ OPERATIONS: dict[str, Operation] = {op.name: op for op in (
               (IntParam("scale", 2, 2, 4, choices=(2, 4)),),
               cost=lambda p: 1 if p["scale"] == 2 else 2, output_scale=lambda p: p["scale"]),
     Operation("remove-background", "Remove the background; returns a transparent image.",
-              (ChoiceParam("format", "png", ("png", "webp")),),
+              (ChoiceParam("format", "png", ("png", "webp")),
+               ChoiceParam("model", None, ("isnet-general-use", "u2net"), optional=True),
+               BoolParam("alpha_matting", False)),
               cost=lambda p: 1, result_format=lambda p: p["format"]),
     Operation("restore-face", "Restore faces in old or damaged photos.",
               (FloatParam("fidelity", 0.7, 0.0, 1.0),), cost=lambda p: 1),

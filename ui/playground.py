@@ -12,18 +12,21 @@ from flask import Flask
 from PIL import Image
 
 from pixelforge.images import EXTENSIONS, decode_image
-from pixelforge.operations import OPERATIONS, ChoiceParam, FloatParam, IntParam, Operation, TextParam
+from pixelforge.operations import OPERATIONS, BoolParam, ChoiceParam, FloatParam, IntParam, Operation, TextParam
 from ui import runner
 
 TAB_TITLES = {"upscale": "Upscale", "remove-background": "Remove background", "restore-face": "Restore face",
               "enhance": "Enhance", "erase-object": "Erase object", "inpaint": "Inpaint"}
 LABELS = {"scale": "Scale", "format": "Output format", "fidelity": "Fidelity", "prompt": "Prompt",
-          "steps": "Steps", "cfg_scale": "CFG scale", "strength": "Strength", "seed": "Seed"}
+          "steps": "Steps", "cfg_scale": "CFG scale", "strength": "Strength", "seed": "Seed",
+          "model": "Background model", "alpha_matting": "Alpha matting"}
 HINTS = {"fidelity": "Higher keeps more of the original face; lower restores more strongly.",
          "cfg_scale": "How closely the result follows the prompt.",
          "strength": "How much of the masked area is repainted (0–1].",
          "seed": "Leave empty for a random seed; set it to repeat a result.",
-         "format": "PNG is lossless; WebP is smaller."}
+         "format": "PNG is lossless; WebP is smaller.",
+         "model": "Automatic uses the best installed model.",
+         "alpha_matting": "Finer edges for hair and fur (slower)."}
 MASK_COLOUR = ("#ff2d55", 0.6)  # painted strokes show through; any painted pixel becomes white in the mask
 DEFAULT_BRUSH = 32
 RESULT_FILES_KEEP_SECONDS = 3600
@@ -43,8 +46,12 @@ def param_component(spec):
         step = 0.5 if spec.high - spec.low > 10 else 0.05
         low = step if spec.low_exclusive else spec.low
         return gr.Slider(low, spec.high, value=spec.default, step=step, label=label, info=info)
+    if isinstance(spec, ChoiceParam) and spec.optional:  # "automatic" leaves the choice to the server
+        return gr.Radio([("automatic", ""), *((c, c) for c in spec.choices)], value="", label=label, info=info)
     if isinstance(spec, ChoiceParam):
         return gr.Radio(list(spec.choices), value=spec.default, label=label, info=info)
+    if isinstance(spec, BoolParam):
+        return gr.Checkbox(value=spec.default, label=label, info=info)
     if isinstance(spec, TextParam):
         return gr.Textbox(value=spec.default, label=label, info=info, lines=2)
     raise TypeError(f"no playground widget for {type(spec).__name__}")
@@ -62,6 +69,8 @@ def form_fields(operation: Operation, values) -> dict[str, str]:
             form[spec.name] = str(int(round(float(value))))
         elif isinstance(spec, FloatParam):
             form[spec.name] = f"{float(value):g}"
+        elif isinstance(spec, BoolParam):
+            form[spec.name] = "true" if value else "false"
         else:
             form[spec.name] = str(value)
     return form

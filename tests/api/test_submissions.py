@@ -65,6 +65,8 @@ BAD_REQUESTS = [
     ("upscale", "png", None, {"scale": "two"}, "scale", "validation_error"),
     ("upscale", "png", None, {"size": 2}, "size", "unknown_parameter"),
     ("remove-background", "png", None, {"format": "gif"}, "format", "validation_error"),
+    ("remove-background", "png", None, {"model": "sam"}, "model", "validation_error"),
+    ("remove-background", "png", None, {"alpha_matting": "maybe"}, "alpha_matting", "validation_error"),
     ("restore-face", "png", None, {"fidelity": 1.5}, "fidelity", "validation_error"),
     ("restore-face", "png", None, {"fidelity": "nan"}, "fidelity", "validation_error"),
     ("restore-face", "png", None, {"fidelity": "inf"}, "fidelity", "validation_error"),
@@ -221,3 +223,10 @@ def test_thousand_frame_gif_is_refused_quickly(api):
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "unsupported_format"
     assert "GIF" in response.get_json()["error"]["message"]
+
+
+def test_background_model_that_is_not_installed_is_503(api):
+    response = api.submit("remove-background", image_bytes(), model="u2net", alpha_matting="true")
+    assert response.status_code == 503
+    assert "pixelforge models pull rembg-u2net" in response.get_json()["error"]["message"]
+    assert api.user.credits == 10
