@@ -1,0 +1,103 @@
+"""`python -m bench [--quick] [--only SECTION,…]`: run the sections, print the machine, one table, one summary line."""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+import traceback
+
+from bench.table import Row, render
+
+SECTIONS = ("overhead", "polling", "encoding", "warm", "engines", "large")
+
+
+class Settings:
+    """How much each section does: --quick finishes within about a minute on a 2-core machine."""
+
+    def __init__(self, quick: bool):
+        self.quick = quick
+        self.jobs = 20 if quick else 200
+        self.poll_rounds, self.poll_seconds = (1, 1.5) if quick else (3, 3.0)
+        self.encode_repeats = 2 if quick else 3
+        self.encode_levels = [0, 1] if quick else list(range(10))  # level 6 is Pillow's default, timed anyway
+
+
+def _section(name: str, rows: list[Row], work) -> None:
+    """Run one section; a failure becomes a row, and the other sections still run."""
+    start = time.monotonic()
+    print(f"[bench] {name}…", file=sys.stderr, flush=True)
+    try:
+        rows.extend(work())
+    except Exception as exc:  # a broken section must not hide the others' figures
+        traceback.print_exc()
+        rows.append(Row(name, "section failed", None, "", f"{type(exc).__name__}: {exc}"[:300]))
+    print(f"[bench] {name} done in {time.monotonic() - start:.1f} s", file=sys.stderr, flush=True)
+
+
+def _service_sections(wanted: set[str], settings: Settings, rows: list[Row], summary: dict) -> None:
+    from bench import large_images, overhead, polling
+    from bench.service import BenchService
+
+    def with_summary(result):
+        section_rows, figures = result
+        summary.update(figures)
+        return section_rows
+
+    with BenchService() as service:
+        if "overhead" in wanted:
+            _section("1 job overhead", rows, lambda: with_summary(
+                overhead.run(service, settings.jobs, warm_fork=not settings.quick)))
+        if "polling" in wanted:
+            _section("2 status polling", rows, lambda: with_summary(
+                polling.run(service, settings.poll_rounds, settings.poll_seconds)))
+        if "large" in wanted:
+            _section("6 large images (API)", rows, lambda: large_images.output_cap_rows(service))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (about a minute)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    args = parser.parse_args(argv)
+    wanted = set(args.only.split(","))
+    unknown = wanted - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    settings = Settings(args.quick)
+    from bench import encoding, engines_cpu, large_images, models_warm
+    from bench.machine import describe
+
+    started = time.monotonic()
+    machine = describe()
+    rows: list[Row] = []
+    summary: dict[str, float] = {}
+    if wanted & {"overhead", "polling", "large"}:
+        _section("service", rows, lambda: _service_sections(wanted, settings, rows, summary) or [])
+    if "encoding" in wanted:
+        def encode():
+            section_rows, figures = encoding.run(settings.encode_repeats, settings.encode_levels,
+                                                 alternatives=not settings.quick)
+            summary.update(figures)
+            return section_rows
+        _section("3 result encoding", rows, encode)
+    if "warm" in wanted:
+        _section("4 warm models", rows, lambda: models_warm.run(settings.quick))
+    if "engines" in wanted:
+        _section("5 engines on CPU", rows, lambda: engines_cpu.run(settings.quick))
+    if "large" in wanted and not settings.quick:
+        _section("6 large images", rows, large_images.run)
+
+    print(f"PixelForge benchmarks{' (--quick)' if settings.quick else ''}")
+    print("\n".join(machine))
+    print(f"wall time: {time.monotonic() - started:.0f} s")
+    print()
+    print(render(rows))
+    print()
+    names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms")
+    print(" ".join(f"{name}={summary.get(name, math.nan):.3g}" for name in names))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
