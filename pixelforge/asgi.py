@@ -21,7 +21,7 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
 
     flask_app = flask_app or create_app()
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    if with_playground and flask_app.config.get("PLAYGROUND_ENABLED", True):
+    if with_playground and flask_app.config["PLAYGROUND_ENABLED"]:
         _mount_playground(root, flask_app)
     root.mount("/", WSGIMiddleware(flask_app, workers=16))
     return root

@@ -46,10 +46,15 @@ class Defaults:
     QUEUED_EXPIRE_SECONDS = 3600.0  # a job still queued after this is failed+refunded
     REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive
     WORKER_MAX_JOBS = 500  # recycle a worker process after this many jobs (bounds memory growth)
+    WORKER_TORCH_THREADS = 0  # CPU threads per worker for torch; 0 = the cores left after the web server, shared
 
     IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600  # an Idempotency-Key replays its first response this long
     RESULT_RETENTION_SECONDS = 7 * 24 * 3600  # inputs and results are deleted after this (plans may differ)
     STRICT_STARTUP_CHECKS = False  # refuse to start (rather than warn) when Redis may evict queued jobs
+
+    PLAYGROUND_ENABLED = True  # mount the Gradio playground at /playground
+    PLAYGROUND_TEMP_DIR: str | None = None  # Gradio's upload/result cache; default <instance>/gradio
+    PLAYGROUND_CONCURRENCY = 8  # playground runs that may wait on jobs at once
 
     PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is several times faster than Pillow's default 6
     SESSION_COOKIE_SECURE = False  # set True behind HTTPS; browsers drop Secure cookies on http://127.0.0.1

@@ -67,19 +67,20 @@ def validate_submission(operation: Operation, form: dict[str, str], image: bytes
         raise ValidationFailed("image is required: send it as a file field named 'image'", "image", "missing_file")
     params = operation.validate(form)
     header = images.read_header(image, "image", config["MAX_INPUT_PIXELS"])
-    decoded = images.decode_image(image, "image")
+    images.check_decodable(image, header, "image")
+    size = header.oriented_size
     if operation.needs_mask:
         if mask is None:
             raise ValidationFailed("mask is required: a black image, white where to change", "mask", "missing_file")
         images.read_header(mask, "mask", config["MAX_INPUT_PIXELS"])
-        images.decode_mask(mask, decoded.size, "mask")
+        images.decode_mask(mask, size, "mask")
     elif mask is not None:
         raise ValidationFailed(f"{operation.name} takes no mask", "mask", "unknown_parameter")
     scale = operation.output_scale(params)
-    out_pixels = decoded.size[0] * scale * decoded.size[1] * scale
+    out_pixels = size[0] * scale * size[1] * scale
     cap = get_plan(plan_name).max_output_pixels or config["MAX_OUTPUT_PIXELS"]
     if out_pixels > cap:
-        raise ValidationFailed(f"the result would be {decoded.size[0] * scale}×{decoded.size[1] * scale} = "
+        raise ValidationFailed(f"the result would be {size[0] * scale}×{size[1] * scale} = "
                                f"{out_pixels:,} pixels; the limit is {cap:,}", "image", "output_too_large")
     return Submission(operation, params, image, mask, header)
 

@@ -71,16 +71,17 @@ def revoke_key(prefix: str, user: User | None = None) -> ApiKey:
     return record
 
 
-def verify_key(full_key: str) -> ApiKey | None:
-    """The active key matching full_key, or None; the comparison takes constant time."""
+def verify_key(full_key: str) -> tuple[ApiKey, User] | None:
+    """The active key matching full_key and its owner (one query), or None; the comparison takes constant time."""
     if not full_key.startswith(KEY_PREFIX) or len(full_key) != len(KEY_PREFIX) + _LOOKUP_CHARS + _SECRET_CHARS:
         return None
-    record = db.session.scalar(db.select(ApiKey).filter_by(prefix=prefix_of(full_key)))
-    expected = record.key_hash if record is not None else "0" * 64
+    row = db.session.execute(db.select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+                             .where(ApiKey.prefix == prefix_of(full_key))).first()
+    expected = row[0].key_hash if row is not None else "0" * 64
     matches = hmac.compare_digest(expected, hash_key(full_key))
-    if record is None or not matches or record.revoked_at is not None:
+    if row is None or not matches or row[0].revoked_at is not None:
         return None
-    return record
+    return row[0], row[1]
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -99,13 +100,14 @@ def load_user_from_request(request) -> User | None:
     if token is None:
         g.auth_failure = "missing"
         return None
-    record = verify_key(token)
-    if record is None:
+    verified = verify_key(token)
+    if verified is None:
         g.auth_failure = "invalid"
         return None
+    record, user = verified
     now = utcnow()
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now
         db.session.commit()
     g.api_key = record
-    return db.session.get(User, record.user_id)
+    return user

@@ -51,6 +51,9 @@ class Supervisor:
             self.redis = EmbeddedRedis(instance / "redis").start()
             self.env["REDIS_URL"] = self.redis.url
             log.info("embedded Redis on %s", self.redis.socket)
+        if not self.env.get("PIXELFORGE_WORKER_TORCH_THREADS"):  # share the cores the web server leaves
+            spare = max(1, (os.cpu_count() or 2) - 1)
+            self.env["PIXELFORGE_WORKER_TORCH_THREADS"] = str(max(1, spare // len(self.workers)))
         for index in range(len(self.workers)):
             self.workers[index] = self._spawn_worker()
         self.web = self._spawn_web()

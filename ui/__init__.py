@@ -11,7 +11,7 @@ PLAYGROUND_CSS = (".pf-header { align-items: center; } #pf-account { text-align:
 
 def mount_playground(root, flask_app) -> None:
     """Mount the playground at /playground on root (a FastAPI app), behind the dashboard's sign-in."""
-    temp_dir = Path(flask_app.config.get("PLAYGROUND_TEMP_DIR") or Path(flask_app.instance_path) / "gradio")
+    temp_dir = Path(flask_app.config["PLAYGROUND_TEMP_DIR"] or Path(flask_app.instance_path) / "gradio")
     temp_dir.mkdir(parents=True, exist_ok=True)
     os.environ["GRADIO_TEMP_DIR"] = str(temp_dir)  # read by Gradio at import time
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -23,7 +23,7 @@ def mount_playground(root, flask_app) -> None:
 
     reader = FlaskSessionReader(flask_app)
     playground = Playground(flask_app, temp_dir / "results",
-                            concurrency=int(flask_app.config.get("PLAYGROUND_CONCURRENCY", 8)))
+                            concurrency=int(flask_app.config["PLAYGROUND_CONCURRENCY"]))
     blocks = playground.build()
     blocks.queue(default_concurrency_limit=4)
     root.add_middleware(SignInRedirect, reader=reader, prefix=PATH)

@@ -58,7 +58,7 @@ def _claim(job_id: str, worker_name: str) -> Job | None:
 
 def _progress_writer(job_id: str):
     engine = db.engine
-    last_write = [0.0]
+    last_write = [time.monotonic()]  # a job shorter than the interval writes no progress at all
 
     def report(fraction: float) -> None:
         now = time.monotonic()

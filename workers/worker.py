@@ -90,6 +90,16 @@ def check_redis_policy(app: Flask, redis) -> None:
     log.warning("!!! %s", problem)
 
 
+def limit_torch_threads(app: Flask) -> None:
+    """Two OpenMP pools on the same cores stall each other: give torch only the cores meant for this worker."""
+    threads = app.config["WORKER_TORCH_THREADS"] or max(1, (os.cpu_count() or 2) - 1)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
     """Work the queue until stopped (or, with burst, until it is empty)."""
     from rq import Queue, SimpleWorker
@@ -99,6 +109,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
     redis = connect_redis(app.config["REDIS_URL"], socket_timeout=None)
     name = worker_name()
     heartbeat = Heartbeat(app, redis, name)
+    limit_torch_threads(app)
     log.info("worker %s starting: %s", name, describe_runtime())
     check_redis_policy(app, redis)
     heartbeat.beat()

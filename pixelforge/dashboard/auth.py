@@ -37,8 +37,8 @@ def signup():
     if form.validate_on_submit():
         config = current_app.config
         try:
-            user = create_user(form.email.data, plan=config.get("SIGNUP_PLAN", "free"),
-                               credits=int(config.get("SIGNUP_CREDITS", 0)), password=form.password.data)
+            user = create_user(form.email.data, plan=config["SIGNUP_PLAN"],
+                               credits=int(config["SIGNUP_CREDITS"]), password=form.password.data)
         except AccountError as exc:
             form.email.errors.append(_public_account_error(exc))
         else:

@@ -230,3 +230,20 @@ def test_background_model_that_is_not_installed_is_503(api):
     assert response.status_code == 503
     assert "pixelforge models pull rembg-u2net" in response.get_json()["error"]["message"]
     assert api.user.credits == 10
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
+def test_truncated_jpeg_and_webp_are_422(api, fmt):
+    whole = image_bytes(64, 64, fmt=fmt)
+    response = api.submit("enhance", whole[: len(whole) * 2 // 3])
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "corrupt_image"
+
+
+def test_mask_matches_the_oriented_image(api):
+    """A phone photo stored landscape with an EXIF 'rotate 90°' needs a portrait mask."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = image_bytes(32, 24, fmt="JPEG", exif=exif.tobytes())
+    assert api.submit("erase-object", photo, mask_bytes(32, 24)).status_code == 422
+    assert api.submit("erase-object", photo, mask_bytes(24, 32, box=(4, 4, 12, 12))).status_code == 202
