@@ -24,6 +24,19 @@ class LoadResult:
         return self.requests / self.seconds
 
 
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One HTTP/1.1 response with a Content-Length body: (status, body)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = None
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    if length is None:
+        raise RuntimeError(f"response without Content-Length: {head[:200]!r}")
+    return int(head[9:12]), await reader.readexactly(length)
+
+
 async def _one_connection(host: str, port: int, request: bytes, start: float, stop: float,
                           latencies: list[float], statuses: dict[int, int]) -> None:
     reader, writer = await asyncio.open_connection(host, port)
@@ -33,18 +46,9 @@ async def _one_connection(host: str, port: int, request: bytes, start: float, st
             if sent >= stop:
                 return
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = None
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            if length is None:
-                raise RuntimeError(f"response without Content-Length: {head[:200]!r}")
-            await reader.readexactly(length)
+            status, _body = await read_response(reader)
             done = time.perf_counter()
             if sent >= start:  # count only requests sent after the warm-up
-                status = int(head[9:12])
                 statuses[status] = statuses.get(status, 0) + 1
                 latencies.append((done - sent) * 1000)
     finally:
