@@ -18,7 +18,11 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
     from fastapi import FastAPI
 
     from pixelforge import create_app
+    from pixelforge.web import install_request_id_logging
 
+    if not logging.getLogger().handlers:  # served by gunicorn/uvicorn: our records need a handler too
+        logging.basicConfig(level=logging.INFO)
+    install_request_id_logging()
     flask_app = flask_app or create_app()
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     if with_playground and flask_app.config["PLAYGROUND_ENABLED"]:

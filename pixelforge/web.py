@@ -1,15 +1,19 @@
 """Request plumbing shared by every part of the site: request ids, Bearer-only API sessions, health checks."""
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, g, has_request_context, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
 from pixelforge.extensions import db
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+
+log = logging.getLogger("pixelforge.requests")
 
 health = Blueprint("health", __name__)
 
@@ -28,6 +32,14 @@ class BrowserOnlySessions(SecureCookieSessionInterface):
         super().save_session(app, session, response)
 
 
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on every log record (\"-\" outside a request), for `%(request_id)s`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return True
+
+
 def _assign_request_id():
     incoming = request.headers.get("X-Request-Id", "")
     g.request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{uuid.uuid4().hex}"
@@ -36,6 +48,9 @@ def _assign_request_id():
 def _echo_request_id(response):
     response.headers["X-Request-Id"] = g.get("request_id", "")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.path.startswith("/api/") and response.status_code >= 400:  # errors are worth a line each
+        level = logging.WARNING if response.status_code >= 500 else logging.INFO
+        log.log(level, "%s %s -> %s", request.method, request.path, response.status_code)
     return response
 
 
@@ -69,6 +84,14 @@ def readyz():
     response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
     response.status_code = 200 if ready else 503
     return response
+
+
+def install_request_id_logging() -> None:
+    """Every handler on the root logger prints the request id (called once by the CLI's logging setup)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
 
 
 def init_app(app: Flask) -> None:

@@ -13,8 +13,10 @@ from pixelforge.cli.processes import serve, worker
 @click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """PixelForge: self-hostable image AI (upscale, background removal, faces, enhance, erase, inpaint)."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from pixelforge.web import install_request_id_logging
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO)
+    install_request_id_logging()
 
 
 main.add_command(serve)

@@ -211,3 +211,14 @@ def test_eviction_policy_is_checked(redis_server):
         assert "noeviction" in eviction_policy_problem(redis)
     finally:
         redis.config_set("maxmemory-policy", "noeviction")
+
+
+def test_request_id_is_in_the_logs(api, caplog):
+    import logging
+
+    from pixelforge.web import RequestIdFilter
+
+    caplog.handler.addFilter(RequestIdFilter())
+    with caplog.at_level(logging.INFO, logger="pixelforge.requests"):
+        api.client.get("/api/v1/jobs/missing", headers={**api.headers, "X-Request-Id": "trace-77"})
+    assert any(getattr(r, "request_id", None) == "trace-77" and "404" in r.getMessage() for r in caplog.records)

@@ -2,6 +2,8 @@
 import io
 import math
 
+import numpy as np
+
 import pytest
 from PIL import Image
 
@@ -247,3 +249,25 @@ def test_mask_matches_the_oriented_image(api):
     photo = image_bytes(32, 24, fmt="JPEG", exif=exif.tobytes())
     assert api.submit("erase-object", photo, mask_bytes(32, 24)).status_code == 422
     assert api.submit("erase-object", photo, mask_bytes(24, 32, box=(4, 4, 12, 12))).status_code == 202
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_grey_rgb_and_alpha_masks_are_accepted_and_thresholded(app, api, mode):
+    from pixelforge.images import decode_mask
+
+    array = np.zeros((24, 32, 4), np.uint8)
+    array[..., 3] = 255
+    array[6:16, 8:20, :3] = 200  # light grey: above the threshold
+    array[0:4, 0:4, :3] = 100  # dark grey: below it
+    if mode == "RGBA":  # the mask lives in alpha: transparent = keep, opaque = change
+        array[..., :3] = 0
+        array[..., 3] = 0
+        array[6:16, 8:20, 3] = 255
+        array[0:4, 0:4, 3] = 100
+    image = Image.fromarray(array, "RGBA").convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    assert api.submit("erase-object", image_bytes(), buffer.getvalue()).status_code == 202
+    mask = np.asarray(decode_mask(buffer.getvalue(), (32, 24)))
+    assert set(np.unique(mask)) == {0, 255}
+    assert mask[10, 10] == 255 and mask[1, 1] == 0 and mask.sum() == 255 * 10 * 12
