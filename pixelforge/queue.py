@@ -85,10 +85,6 @@ def record_worker_heartbeat(redis: Redis, name: str) -> None:
     redis.zremrangebyscore(WORKERS_KEY, "-inf", time.time() - 24 * 3600)
 
 
-def forget_worker(redis: Redis, name: str) -> None:
-    redis.zrem(WORKERS_KEY, name)
-
-
 def queued_job_ids() -> set[str]:
     """Ids waiting on the queue right now."""
     try:

@@ -5,7 +5,11 @@ The source stays on the CPU as uint8; each tile is cut with ``pad`` pixels of re
 run, converted to uint8 on the device, and its context border cropped off before it is written into a
 preallocated uint8 output. Cropping context rather than feathering keeps tiled output equal to untiled
 output wherever the context covers the network's effective receptive field (the Real-ESRGAN strategy).
-On CUDA out-of-memory the pass restarts with tiles half the size, down to ``min_tile``.
+The output is stored channels-last (H×W×C), so the array handed to PIL is contiguous and is not copied
+once more. A caller that wants the result smaller than the network's scale (enhance) passes ``downscale``:
+each cropped tile is area-averaged on the device before it is written, so memory follows the result, not
+the network's scale² larger intermediate. On CUDA out-of-memory the pass restarts with tiles half the
+size, down to ``min_tile``.
 """
 from __future__ import annotations
 
@@ -49,13 +53,26 @@ def _free_cuda() -> None:
         torch.cuda.empty_cache()
 
 
-def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype, progress: ProgressFn | None):
+def _area_average(tile, factor: int):
+    """Mean over factor×factor blocks of a float CHW tile of whole numbers, rounded half up (as OpenCV's
+    INTER_AREA rounds a 2x reduction), in exact integer arithmetic."""
+    import torch
+
+    if factor == 1:
+        return tile
+    sums = torch.nn.functional.avg_pool2d(tile.unsqueeze(0), factor, divisor_override=1)[0]
+    return torch.div(sums + (factor * factor) // 2, factor * factor, rounding_mode="floor")
+
+
+def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype, progress: ProgressFn | None,
+              downscale: int = 1):
     import torch
 
     from workers.device import NonFiniteOutput
 
     channels, height, width = image.shape
-    out = torch.empty((channels, height * scale, width * scale), dtype=torch.uint8)
+    factor = scale // downscale  # of the written output, in output pixels per input pixel
+    out = torch.empty((height * factor, width * factor, channels), dtype=torch.uint8)
     boxes = tile_boxes(height, width, plan.tile)
     strict = dtype != torch.float32
     for index, (y0, y1, x0, x1) in enumerate(boxes):
@@ -72,23 +89,29 @@ def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype,
             result = torch.nan_to_num(result, nan=0.0, posinf=1.0, neginf=0.0)
         oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
         result = result[0, :, oy:oy + (y1 - y0) * scale, ox:ox + (x1 - x0) * scale]
-        tile_u8 = result.float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
-        out[:, y0 * scale:y1 * scale, x0 * scale:x1 * scale].copy_(tile_u8)
+        # Quantise at the network's scale first, so a downscaled tile averages the very bytes an untiled
+        # upscale followed by an area resize would.
+        tile_u8 = _area_average(result.float().clamp_(0, 1).mul_(255.0).round_(), downscale).to(torch.uint8)
+        out[y0 * factor:y1 * factor, x0 * factor:x1 * factor].copy_(tile_u8.permute(1, 2, 0))
         del patch, result, tile_u8
         if progress is not None:
             progress((index + 1) / len(boxes))
-    return out
+    return out.permute(2, 0, 1)
 
 
 def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, device=None, dtype=None,
-              min_tile: int = 32, progress: ProgressFn | None = None):
+              min_tile: int = 32, progress: ProgressFn | None = None, downscale: int = 1):
     """Apply ``model`` (float [0,1] NCHW -> NCHW at ``scale``x) to a uint8 CHW CPU tensor, tile by tile.
 
-    Returns a uint8 CHW CPU tensor. Retries with smaller tiles on out-of-memory; re-raises when even
+    Returns a uint8 CHW CPU tensor at ``scale / downscale``x: a view of channels-last storage, so
+    ``.permute(1, 2, 0)`` is a contiguous H×W×C array. ``downscale`` (a divisor of ``scale``) area-averages
+    each tile right after the network. Retries with smaller tiles on out-of-memory; re-raises when even
     ``min_tile`` does not fit. Raises workers.device.NonFiniteOutput for NaN/Inf at reduced precision.
     """
     import torch
 
+    if downscale < 1 or scale % downscale:
+        raise ValueError(f"downscale must divide the network's scale {scale}, got {downscale}")
     device = torch.device(device or "cpu")
     dtype = dtype or torch.float32
     _, height, width = image.shape
@@ -96,7 +119,7 @@ def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, d
     while True:
         try:
             with torch.inference_mode():
-                return _one_pass(model, image, scale, TilePlan(size, pad), device, dtype, progress)
+                return _one_pass(model, image, scale, TilePlan(size, pad), device, dtype, progress, downscale)
         except Exception as error:  # noqa: BLE001 - only OOM is handled; everything else re-raised
             if not _is_oom(error) or size <= min_tile:
                 raise

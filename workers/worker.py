@@ -18,7 +18,7 @@ from sqlalchemy import update
 from pixelforge.extensions import db
 from pixelforge.upkeep import requeue_missing_jobs, run_upkeep
 from pixelforge.models import Job, JobStatus, utcnow
-from pixelforge.queue import connect_redis, eviction_policy_problem, forget_worker, record_worker_heartbeat
+from pixelforge.queue import connect_redis, eviction_policy_problem, record_worker_heartbeat
 from workers.tasks import CurrentJob
 
 log = logging.getLogger(__name__)
@@ -125,8 +125,6 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
             worker = SimpleWorker([queue], connection=redis, name=name)
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:
+        # The worker's entry is left to age out (WORKER_ALIVE_SECONDS) rather than removed: a recycled worker
+        # (--max-jobs) is back within seconds, and removing it would turn that gap into 503s for submitters.
         heartbeat.stopping.set()
-        try:
-            forget_worker(redis, name)
-        except Exception:
-            pass

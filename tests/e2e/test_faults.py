@@ -73,3 +73,29 @@ def test_redis_restart_under_load_loses_nothing(tmp_path):
         assert not pending, f"{len(pending)} accepted job(s) never finished:\n{service.log()[-3000:]}"
         account = requests.get(f"{service.base}/api/v1/account", headers=headers).json()
         assert account["credits"] == 1000 - len(accepted)  # 503s cost nothing; nothing charged twice
+
+
+def test_recycled_workers_cause_no_refusals(tmp_path):
+    """A worker exits after --max-jobs and is restarted; submissions meanwhile are still accepted."""
+    env = {"PIXELFORGE_WORKER_MAX_JOBS": "3"}
+    with LiveService(tmp_path / "instance", env=env) as service:
+        key = service.user_with_key("recycle@example.com", plan="api", credits=100)
+        headers = {"Authorization": f"Bearer {key}"}
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(buffer, format="PNG")
+        accepted = []
+        for _ in range(12):
+            response = requests.post(f"{service.base}/api/v1/enhance", headers=headers,
+                                     files={"image": ("a.png", buffer.getvalue())})
+            assert response.status_code == 202, response.text
+            accepted.append(response.json()["job_id"])
+            time.sleep(0.3)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            states = {requests.get(f"{service.base}/api/v1/jobs/{job_id}", headers=headers).json()["status"]
+                      for job_id in accepted}
+            if states == {"done"}:
+                break
+            time.sleep(0.5)
+        assert states == {"done"}, service.log()[-3000:]
+        assert "restarting it" in service.log()

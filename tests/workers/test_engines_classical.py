@@ -9,7 +9,8 @@ from workers.engines.base import EngineError, EngineInput
 from workers.engines.enhance import classical_enhance
 from workers.engines.erase import classical_erase
 from workers.engines.restore_face import classical_restore_face
-from workers.engines.upscale import classical_upscale
+from workers.engines import upscale as upscale_module
+from workers.engines.upscale import classical_upscale, upscale_in_strips
 
 
 # ---------------------------------------------------------------- synthetic images
@@ -147,6 +148,28 @@ def test_upscale_sharpening_draws_no_halos_at_a_hard_edge(scale):
     step[:, 12:] = 192
     out = pixels(run(classical_upscale, step, {"scale": scale}))
     assert out.min() >= 62 and out.max() <= 194
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+@pytest.mark.parametrize("strip_rows", [1, 5, 16])
+def test_upscale_in_strips_equals_the_whole_image_at_once(scale, strip_rows):
+    # Hard edges and texture cross every strip boundary; strips shorter than their context are allowed too.
+    rgb = disk_on_texture(48)[:, :40]
+    alpha = np.ascontiguousarray(smooth_pattern(48)[:, :40, 0])
+    whole = upscale_in_strips(rgb, alpha, scale, strip_rows=48)
+    assert whole.shape == (48 * scale, 40 * scale, 4)
+    assert np.array_equal(upscale_in_strips(rgb, alpha, scale, strip_rows), whole)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_upscale_engine_output_does_not_depend_on_the_strip_height(monkeypatch, mode):
+    image = with_alpha(disk_on_texture(40), smooth_pattern(40)[..., 1]).convert(mode)
+    whole = pixels(run(classical_upscale, image, {"scale": 4}))  # 40 x 40 px: one strip
+    monkeypatch.setattr(upscale_module, "STRIP_PIXELS", 40 * 6)  # 6 rows per strip
+    seen = []
+    strips = run(classical_upscale, image, {"scale": 4}, progress=seen.append)
+    assert strips.image.mode == mode and np.array_equal(pixels(strips), whole)
+    assert len(seen) == 7 and seen == sorted(seen) and seen[-1] == 1.0
 
 
 @pytest.mark.parametrize("scale", [3, 1, 8, "2", None, True])

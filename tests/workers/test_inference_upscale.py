@@ -8,7 +8,7 @@ import model_factories as mf
 from workers import inference
 from workers.engines.base import EngineError, EngineInput
 from workers.inference import loaded_models, run_model_engine
-from workers.inference.upscale import load_upscaler
+from workers.inference.upscale import apply_network, load_upscaler
 from workers.tiling import run_tiled, tile_boxes
 
 
@@ -107,6 +107,71 @@ def test_tiled_equals_untiled(tmp_path, scale):
     tiled = run_tiled(descriptor, source, scale, tile=32, pad=24)
     assert whole.shape == tiled.shape == (3, 70 * scale, 88 * scale)
     assert psnr(whole.numpy(), tiled.numpy()) >= 50
+
+
+def test_tiled_output_is_channels_last_so_pil_takes_it_without_a_copy(tmp_path):
+    descriptor = load_upscaler(mf.write_compact(tmp_path / "c.pth", scale=4))
+    rgb = np.array(mf.gradient_image(40, 30))
+    tiled = run_tiled(descriptor, torch.from_numpy(rgb).permute(2, 0, 1), 4, tile=16, pad=8)
+    assert tiled.shape == (3, 120, 160) and tiled.permute(1, 2, 0).is_contiguous()
+    out = apply_network(descriptor, rgb, tile=16)
+    assert out.shape == (120, 160, 3) and out.flags["C_CONTIGUOUS"]
+
+
+def test_downscale_must_divide_the_scale():
+    source = torch.zeros((3, 8, 8), dtype=torch.uint8)
+    with pytest.raises(ValueError, match="downscale"):
+        run_tiled(lambda batch: batch, source, 4, tile=8, downscale=3)
+
+
+def enhance_models_dir(tmp_path, scale: int):
+    if scale == 2:
+        mf.write_rrdbnet(tmp_path / "realesrgan-x2plus" / "RealESRGAN_x2plus.pth", scale=2)
+    else:
+        mf.write_compact(tmp_path / "realesr-general-x4v3" / "realesr-general-x4v3.pth", scale=4)
+    return tmp_path
+
+
+def whole_image_enhance(descriptor, rgb: np.ndarray, tile: int) -> np.ndarray:
+    """The previous enhance: the whole image at the network's scale, then one area resize back."""
+    import cv2
+
+    return cv2.resize(apply_network(descriptor, rgb, tile=tile), rgb.shape[1::-1], interpolation=cv2.INTER_AREA)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_enhance_downsamples_each_tile_like_the_whole_image_path(tmp_path, monkeypatch, scale):
+    import workers.tiling
+
+    models_dir = enhance_models_dir(tmp_path, scale)
+    monkeypatch.setenv("PIXELFORGE_TILE", "32")  # 3 x 3 tiles on 90 x 70
+    shapes = []
+    real_run_tiled = workers.tiling.run_tiled
+
+    def recording(*args, **kwargs):
+        out = real_run_tiled(*args, **kwargs)
+        shapes.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(workers.tiling, "run_tiled", recording)
+    image = mf.gradient_image(90, 70)
+    out = run_model_engine("enhance", EngineInput(image, {}), models_dir)
+    assert shapes == [(3, 70, 90)]  # the xscale image is never built
+    enhanced = np.asarray(out.image)
+    descriptor = inference.upscale.get_upscaler(out.model, models_dir)
+    rgb = np.asarray(image)
+    assert psnr(enhanced, whole_image_enhance(descriptor, rgb, tile=32)) >= 40
+    # no seams: the same as one tile covering everything
+    assert psnr(enhanced, apply_network(descriptor, rgb, tile=1000, downscale=scale)) >= 50
+
+
+def test_enhance_keeps_alpha(tmp_path):
+    models_dir = enhance_models_dir(tmp_path, 4)
+    image = mf.gradient_image(48, 40, mode="RGBA")
+    out = run_model_engine("enhance", EngineInput(image, {}), models_dir)
+    assert out.image.mode == "RGBA" and out.image.size == (48, 40)
+    alpha = np.asarray(out.image.getchannel("A")).astype(int)
+    assert alpha[:, :6].mean() < alpha[:, -6:].mean()
 
 
 def test_out_of_memory_retries_with_smaller_tiles(tmp_path):

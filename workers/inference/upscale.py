@@ -3,7 +3,8 @@
 Weights load through spandrel (the original realesrgan/basicsr packages do not import on current
 torchvision). Images run tile by tile (workers/tiling.py); an alpha channel is upscaled separately by the
 same network, as Real-ESRGAN does, and re-attached. Enhance runs the network and area-downsamples the
-result back to the input size: the network's restoration (denoise, deblur, de-JPEG) at the same size.
+result back to the input size: the network's restoration (denoise, deblur, de-JPEG) at the same size. The
+downsampling happens tile by tile right after the network, so enhance never holds the ×scale image.
 """
 from __future__ import annotations
 
@@ -59,8 +60,11 @@ def _to_chw_uint8(array: np.ndarray):
     return torch.from_numpy(array).permute(2, 0, 1)
 
 
-def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progress=None) -> np.ndarray:
-    """HxWx3 uint8 -> (H*s)x(W*s)x3 uint8 through the network, tiled, with fp32 retry on NaN/Inf."""
+def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progress=None,
+                  downscale: int = 1) -> np.ndarray:
+    """HxWx3 uint8 -> (H*s/downscale)x(W*s/downscale)x3 uint8 through the network, tiled, with fp32 retry on
+    NaN/Inf; C-contiguous, so PIL takes it without another full-size copy. ``downscale`` (a divisor of the
+    network's scale s) area-averages each tile as it comes out of the network."""
     from workers.device import device_name, run_with_fp32_fallback
     from workers.tiling import run_tiled
 
@@ -69,10 +73,11 @@ def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progr
 
     def run():
         return run_tiled(descriptor, source, descriptor.scale, tile=tile, pad=TILE_PAD,
-                         device=descriptor.device, dtype=descriptor.dtype, progress=progress)
+                         device=descriptor.device, dtype=descriptor.dtype, progress=progress,
+                         downscale=downscale)
 
     out = run_with_fp32_fallback(descriptor, run)
-    return out.permute(1, 2, 0).numpy()
+    return out.permute(1, 2, 0).numpy()  # run_tiled stores channels-last: this view is contiguous
 
 
 def _resize(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -88,18 +93,26 @@ def _split_progress(progress, start: float, end: float):
     return lambda f: progress(start + (end - start) * f)
 
 
+def _tile_downscale(descriptor, image: Image.Image, out_size: tuple[int, int]) -> int:
+    """How much to area-average each tile: enhance (out_size is the input's size) goes straight back to 1x.
+    An upscale whose model has another scale keeps its whole-image resize, so its output stays as it was."""
+    return int(descriptor.scale) if out_size == image.size else 1
+
+
 def _upscale_array(descriptor, image: Image.Image, out_size: tuple[int, int], progress) -> Image.Image:
     """Upscale RGB(A) with the network, resize to out_size when the net's scale differs, re-attach alpha."""
     has_alpha = image.mode == "RGBA" and image.getchannel("A").getextrema() != (255, 255)
     rgb = np.asarray(image.convert("RGB"))
     rgb_end = 0.75 if has_alpha else 1.0
-    result = _resize(apply_network(descriptor, rgb, progress=_split_progress(progress, 0.0, rgb_end)), out_size)
+    downscale = _tile_downscale(descriptor, image, out_size)
+    result = _resize(apply_network(descriptor, rgb, progress=_split_progress(progress, 0.0, rgb_end),
+                                   downscale=downscale), out_size)
     if image.mode != "RGBA":
         return Image.fromarray(result, "RGB")
     if has_alpha:
         alpha = np.asarray(image.getchannel("A"))
         grey = np.repeat(alpha[:, :, None], 3, axis=2)
-        up = apply_network(descriptor, grey, progress=_split_progress(progress, rgb_end, 1.0))
+        up = apply_network(descriptor, grey, progress=_split_progress(progress, rgb_end, 1.0), downscale=downscale)
         alpha_up = _resize(up.mean(axis=2).round().astype(np.uint8), out_size)
     else:
         alpha_up = np.full(result.shape[:2], 255, np.uint8)
