@@ -165,6 +165,10 @@ def pull(names: tuple[str, ...], allow_unverified: bool) -> None:
     """Download models by name into the models folder, checking every file."""
     folder = models_dir()
     entries = [_entry(n) for n in names]
+    for e in list(entries):  # a model that needs another (gfpgan needs its face detector) brings it along
+        for needed in e.requires:
+            if needed not in {x.name for x in entries}:
+                entries.insert(0, _entry(needed))
     for e in entries:
         if not e.verified and not allow_unverified:
             raise click.ClickException(f"{e.name} has files with no published checksum; "

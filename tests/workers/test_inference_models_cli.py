@@ -170,3 +170,15 @@ def test_pull_discards_a_download_with_the_wrong_checksum(models_dir, runner, se
 
 def test_models_dir_comes_from_the_app_config(models_dir):
     assert Path(cli.models_dir()) == models_dir
+
+
+def test_pull_brings_the_models_an_entry_requires(models_dir, runner, server, monkeypatch):
+    RangeHandler.state.cut_first = False
+    registry = _entry_for(server, hashlib.sha256(PAYLOAD).hexdigest())
+    spec = reg.ModelFile("weights.bin", server, hashlib.sha256(PAYLOAD).hexdigest(), len(PAYLOAD))
+    registry.add(reg.ModelEntry("needs-local", "restore-face", (spec,), reg.Licence("MIT", "https://x"),
+                                reg.LOAD_SPANDREL, "https://x", requires=("local",)))
+    monkeypatch.setattr(reg, "REGISTRY", registry)
+    result = runner.invoke(cli.models, ["pull", "needs-local"])
+    assert result.exit_code == 0, result.output
+    assert (models_dir / "local" / "weights.bin").exists() and (models_dir / "needs-local" / "weights.bin").exists()
