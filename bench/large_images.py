@@ -105,7 +105,7 @@ def run() -> list[Row]:
     """The memory and tiling cases (output_cap_rows needs the running service and is called beside it)."""
     rows = _upscale_rows(f"tiled model 4x of {WIDTH}×{HEIGHT} (tiny Compact weights)",
                           run_case("bench.large_images:upscale_case", width=WIDTH, height=HEIGHT, engine="model"))
-    rows += _upscale_rows(f"classical 4x of {WIDTH}×{HEIGHT} (untiled)",
+    rows += _upscale_rows(f"classical 4x of {WIDTH}×{HEIGHT} (in strips)",
                           run_case("bench.large_images:upscale_case", width=WIDTH, height=HEIGHT, engine="classical"))
     for model, (width, height), tile in (("realesr-general-x4v3", (192, 144), 64),):
         r = run_case("bench.large_images:tiling_case", model=model, width=width, height=height, tile=tile)

@@ -16,8 +16,8 @@ CASES = [
 ]
 SKIPPED = [
     ("SD inpainting", "no real-size pipeline on a CPU host (~2 GB of weights, ~10 s per UNet step); the tests' "
-                      "tiny pipeline has a ×2 VAE, so at the engine's 512 px working size its UNet runs on 256² "
-                      "latents and a job takes ~20 s of attention: not a figure about SD. UNet steps/s: bench/gpu.py"),
+                      "tiny pipeline is a few MB of random weights, so its timings say nothing about SD. "
+                      "UNet steps/s: bench/gpu.py"),
     ("rembg (IS-Net / U²-Net)", "the real ONNX weights cannot be generated offline; section 5 times rembg's own "
                                 "processing around a one-layer stand-in"),
 ]

@@ -83,6 +83,13 @@ def test_odd_sizes_are_padded_to_a_multiple_of_8():
     assert padded[0] >= scaled[0] and padded[1] >= scaled[1]
 
 
+def test_tiny_pipeline_has_sd15_eighth_size_latents(models_dir):
+    # With a x2 VAE a 4-step job at the engine's 512 px working size took 22-31 s (bench/RESULTS.md, change 9).
+    pipe = inpaint_module.load_pipeline(models_dir / "sd-inpainting", "cpu")
+    assert pipe.vae_scale_factor == 8 and pipe.unet.config.in_channels == 9
+    assert pipe.unet.config.sample_size * pipe.vae_scale_factor == pipe.vae.config.sample_size
+
+
 def test_alpha_is_kept(models_dir):
     image, mask = picture_and_mask(size=(61, 53), box=(20, 20, 35, 35))
     image = image.convert("RGBA")

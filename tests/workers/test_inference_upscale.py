@@ -8,7 +8,7 @@ import model_factories as mf
 from workers import inference
 from workers.engines.base import EngineError, EngineInput
 from workers.inference import loaded_models, run_model_engine
-from workers.inference.upscale import apply_network, load_upscaler
+from workers.inference.upscale import apply_network, get_upscaler, load_upscaler
 from workers.tiling import run_tiled, tile_boxes
 
 
@@ -158,7 +158,7 @@ def test_enhance_downsamples_each_tile_like_the_whole_image_path(tmp_path, monke
     out = run_model_engine("enhance", EngineInput(image, {}), models_dir)
     assert shapes == [(3, 70, 90)]  # the xscale image is never built
     enhanced = np.asarray(out.image)
-    descriptor = inference.upscale.get_upscaler(out.model, models_dir)
+    descriptor = get_upscaler(out.model, models_dir)
     rgb = np.asarray(image)
     assert psnr(enhanced, whole_image_enhance(descriptor, rgb, tile=32)) >= 40
     # no seams: the same as one tile covering everything
