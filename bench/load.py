@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n".join(describe()))
     print(f"\n{args.pollers} pollers (think {args.think} s), {args.rate} submissions/s, {args.seconds:.0f} s\n")
-    print(f"| requests | count | statuses | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|")
+    print("| requests | count | statuses | p50 ms | p95 ms | p99 ms |\n|---|---|---|---|---|---|")
     server_errors = 0
     for kind in ("poll", "submit"):
         counts, latencies = tally.statuses.get(kind, {}), tally.latencies.get(kind, [])

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 
 from pixelforge.extensions import db
 
@@ -27,7 +26,3 @@ def init_app(app: Flask) -> None:
         from pixelforge import models  # noqa: F401  (tables register on import)
 
         db.create_all()
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
