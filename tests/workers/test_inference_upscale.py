@@ -225,3 +225,27 @@ def test_describe_runtime_names_device_and_providers():
 
 def test_unknown_operation_is_not_a_model_job(tmp_path):
     assert run_model_engine("colorize", EngineInput(mf.gradient_image(8, 8), {}), tmp_path) is None
+
+
+def test_a_replaced_model_file_is_reloaded_on_the_next_job(tmp_path):
+    """`pixelforge models add` over an installed model: the next job uses the new weights, no restart."""
+    import os
+
+    from workers.inference import warm_model
+
+    folder = tmp_path / "realesrgan-x2plus"
+    folder.mkdir()
+    weights = folder / "RealESRGAN_x2plus.pth"
+    weights.write_bytes(b"first")
+    loads = []
+
+    def load(path):
+        loads.append(weights.read_bytes())
+        return len(loads)
+
+    assert warm_model("realesrgan-x2plus", tmp_path, "probe", load) == 1
+    assert warm_model("realesrgan-x2plus", tmp_path, "probe", load) == 1
+    weights.write_bytes(b"second!")
+    os.utime(weights, ns=(1, 2_000_000_000))
+    assert warm_model("realesrgan-x2plus", tmp_path, "probe", load) == 2
+    assert loads == [b"first", b"second!"]

@@ -29,25 +29,38 @@ _ENGINES = {
     "inpaint": "inpaint:run_inpaint",
 }
 
-_cache: dict[tuple[str, str, str], Any] = {}
+_cache: dict[tuple[str, str, str], tuple[tuple, Any]] = {}  # key -> (files' stamp when loaded, model)
 _cache_lock = threading.Lock()
 _load_locks: dict[tuple[str, str, str], threading.Lock] = {}
 
 
+def _files_stamp(folder: Path) -> tuple:
+    """Names, sizes and mtimes of a model's files: changes when `models add` replaces them."""
+    try:
+        return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                            for p in folder.rglob("*") if p.is_file()))
+    except OSError:
+        return ()
+
+
 def warm_model(name: str, models_dir: Path, kind: str, load: Callable[[Path], T]) -> T:
     """The loaded model ``name`` (loading it with ``load(<models_dir>/<name>)`` on first use), kept for the
-    life of this process. ``kind`` separates different loaded forms of one entry (e.g. rgb/alpha)."""
+    life of this process and reloaded only if its files change on disk (a `models add` over an installed
+    model takes effect on the next job, no restart). ``kind`` separates different loaded forms of one entry."""
+    folder = Path(models_dir) / REGISTRY.get(name).name
     key = (name, str(Path(models_dir).resolve()), kind)
+    stamp = _files_stamp(folder)
     with _cache_lock:
-        if key in _cache:
-            return _cache[key]
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         lock = _load_locks.setdefault(key, threading.Lock())
     with lock:  # one load per model even if two threads ask at once
-        if key not in _cache:
-            entry = REGISTRY.get(name)
-            log.info("loading model %s (%s)", name, kind)
-            _cache[key] = load(Path(models_dir) / entry.name)
-        return _cache[key]
+        cached = _cache.get(key)
+        if cached is None or cached[0] != stamp:
+            log.info("loading model %s (%s)%s", name, kind, " again: its files changed" if cached else "")
+            _cache[key] = (stamp, load(folder))
+        return _cache[key][1]
 
 
 def loaded_models() -> list[tuple[str, str]]:
