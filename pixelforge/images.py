@@ -176,3 +176,33 @@ def encode_result(image: Image.Image, fmt: str, png_compress_level: int = 1) -> 
 
 
 EXTENSIONS = {"image/png": "png", "image/webp": "webp", "image/jpeg": "jpg"}
+
+
+def decode_deep(data: bytes) -> np.ndarray | None:
+    """A 16-bit PNG's pixels at full depth (H×W×3 or ×4 uint16, RGB(A)); None for anything else.
+
+    Pillow reads 16-bit colour PNGs as 8-bit, so these go through OpenCV, which keeps every bit.
+    """
+    if sniff_format(data) != "PNG" or len(data) < 26 or data[24] != 16:
+        return None
+    import cv2
+
+    array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None or array.dtype != np.uint16:
+        return None
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    conversion = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(array, conversion)
+
+
+def encode_deep_png(array: np.ndarray, png_compress_level: int = 1) -> bytes:
+    """A 16-bit PNG of an H×W×3 or ×4 uint16 RGB(A) array, without metadata."""
+    import cv2
+
+    conversion = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(array, conversion),
+                               [cv2.IMWRITE_PNG_COMPRESSION, png_compress_level])
+    if not ok:
+        raise ValueError("could not encode the 16-bit result as PNG")
+    return encoded.tobytes()

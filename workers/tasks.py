@@ -20,6 +20,7 @@ from pixelforge.storage import StorageError, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
 
+DEEP_OPERATIONS = ("upscale",)  # operations whose engines keep 16-bit inputs at 16 bits
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes; engines may report far more often
 
 
@@ -95,13 +96,19 @@ def run_job(job_id: str) -> str:
     CurrentJob.set(job_id)
     try:
         storage = get_storage()
-        image = images.decode_image(storage.get(input_key), "image")
+        source = storage.get(input_key)
+        image = images.decode_image(source, "image")
         mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
-        output = run_operation(operation, EngineInput(image=image, params=params, mask=mask,
+        deep = images.decode_deep(source) if operation in DEEP_OPERATIONS else None
+        output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep,
                                                       progress=_progress_writer(job_id)),
                                current_app.config["MODELS_DIR"])
-        fmt = "webp" if params.get("format") == "webp" else "png"
-        data, content_type = images.encode_result(output.image, fmt, current_app.config["PNG_COMPRESS_LEVEL"])
+        level = current_app.config["PNG_COMPRESS_LEVEL"]
+        if output.deep is not None:
+            data, content_type = images.encode_deep_png(output.deep, level), "image/png"
+        else:
+            fmt = "webp" if params.get("format") == "webp" else "png"
+            data, content_type = images.encode_result(output.image, fmt, level)
         result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
         storage.put(result_key, data)
         return _finish(job_id, result_key, content_type, output)
@@ -128,8 +135,9 @@ def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
     result = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
         .values(status=JobStatus.DONE, result_key=result_key, result_type=content_type, progress=1.0,
-                engine=output.engine, model=output.model, info={**output.info, "width": output.image.width,
-                                                               "height": output.image.height},
+                engine=output.engine, model=output.model, info={**output.info, "width": output.size[0],
+                                                               "height": output.size[1],
+                                                               "bit_depth": 16 if output.deep is not None else 8},
                 finished_at=utcnow())
     )
     db.session.commit()

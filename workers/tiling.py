@@ -72,14 +72,17 @@ def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype,
 
     channels, height, width = image.shape
     factor = scale // downscale  # of the written output, in output pixels per input pixel
-    out = torch.empty((height * factor, width * factor, channels), dtype=torch.uint8)
+    deep = image.dtype == torch.int32  # 16-bit pixels travel as int32 (torch's uint16 lacks most ops)
+    max_value = 65535.0 if deep else 255.0
+    out_dtype = torch.int32 if deep else torch.uint8
+    out = torch.empty((height * factor, width * factor, channels), dtype=out_dtype)
     boxes = tile_boxes(height, width, plan.tile)
     strict = dtype != torch.float32
     for index, (y0, y1, x0, x1) in enumerate(boxes):
         py0, py1 = max(0, y0 - plan.pad), min(height, y1 + plan.pad)
         px0, px1 = max(0, x0 - plan.pad), min(width, x1 + plan.pad)
         patch = image[:, py0:py1, px0:px1].unsqueeze(0).to(device=device, non_blocking=True)
-        patch = patch.to(dtype).div_(255.0)
+        patch = patch.to(dtype).div_(max_value)
         if device.type == "cuda":
             patch = patch.contiguous(memory_format=torch.channels_last)
         result = model(patch)
@@ -91,9 +94,9 @@ def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype,
         result = result[0, :, oy:oy + (y1 - y0) * scale, ox:ox + (x1 - x0) * scale]
         # Quantise at the network's scale first, so a downscaled tile averages the very bytes an untiled
         # upscale followed by an area resize would.
-        tile_u8 = _area_average(result.float().clamp_(0, 1).mul_(255.0).round_(), downscale).to(torch.uint8)
-        out[y0 * factor:y1 * factor, x0 * factor:x1 * factor].copy_(tile_u8.permute(1, 2, 0))
-        del patch, result, tile_u8
+        tile_out = _area_average(result.float().clamp_(0, 1).mul_(max_value).round_(), downscale).to(out_dtype)
+        out[y0 * factor:y1 * factor, x0 * factor:x1 * factor].copy_(tile_out.permute(1, 2, 0))
+        del patch, result, tile_out
         if progress is not None:
             progress((index + 1) / len(boxes))
     return out.permute(2, 0, 1)
@@ -103,6 +106,7 @@ def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, d
               min_tile: int = 32, progress: ProgressFn | None = None, downscale: int = 1):
     """Apply ``model`` (float [0,1] NCHW -> NCHW at ``scale``x) to a uint8 CHW CPU tensor, tile by tile.
 
+    An int32 tensor holding 16-bit pixels (0..65535) works the same and gives int32 16-bit pixels back.
     Returns a uint8 CHW CPU tensor at ``scale / downscale``x: a view of channels-last storage, so
     ``.permute(1, 2, 0)`` is a contiguous H×W×C array. ``downscale`` (a divisor of ``scale``) area-averages
     each tile right after the network. Retries with smaller tiles on out-of-memory; re-raises when even

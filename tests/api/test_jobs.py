@@ -189,3 +189,18 @@ def test_account(api):
     body = api.get("/account").get_json()
     assert body == {"email": body["email"], "plan": "pro", "credits": 10, "api_access": True,
                     "rate_limits": {"submissions_per_minute": 60, "reads_per_minute": 600}}
+
+
+def test_sixteen_bit_png_upscales_to_a_sixteen_bit_png(api, work_queue):
+    import cv2
+    import numpy as np
+
+    y, x = np.mgrid[0:24, 0:32]
+    deep = np.dstack([x * 2000 + 7, y * 2500 + 3, (x + y) * 1000 + 1]).astype(np.uint16)
+    ok, encoded = cv2.imencode(".png", deep)
+    job = submit_and_run(api, work_queue, "upscale", image=encoded.tobytes(), scale=2)
+    assert job["status"] == "done" and job["result"]["bit_depth"] == 16
+    result = cv2.imdecode(np.frombuffer(api.get(f"/jobs/{job['job_id']}/download").data, np.uint8),
+                          cv2.IMREAD_UNCHANGED)
+    assert result.dtype == np.uint16 and result.shape == (48, 64, 3)
+    assert np.any(result % 257 != 0)

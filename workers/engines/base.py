@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 from PIL import Image
 
 ProgressCallback = Callable[[float], None]
@@ -23,6 +24,8 @@ class EngineInput:
 
     image: decoded, EXIF-orientation applied, mode "RGB" or "RGBA".
     mask:  mode "L" with values 0 or 255 (255 = the area to change), same size as image, or None.
+    deep:  for a 16-bit upload, its full-depth pixels (H×W×3 or ×4 uint16, RGB(A)); engines that can keep
+           16 bits work on it and return `deep`, the others use `image` (the same picture at 8 bits).
     params: the validated parameters of the operation (defaults filled in), e.g. {"scale": 4}.
     progress: call with a fraction in [0, 1] as work advances (cheap; the task throttles writes).
     """
@@ -31,6 +34,7 @@ class EngineInput:
     params: dict[str, Any]
     mask: Image.Image | None = None
     progress: ProgressCallback = _ignore_progress
+    deep: np.ndarray | None = None
 
 
 @dataclass
@@ -39,12 +43,21 @@ class EngineOutput:
 
     engine: "classical" or "model".  model: the registry name of the model that ran, or None.
     info: facts worth reporting in the job's result, e.g. {"faces_detected": 2} or {"seed": 42}.
+    deep: a 16-bit result (H×W×3 or ×4 uint16, RGB(A)); then `image` may be None and `deep` is what is stored.
     """
 
-    image: Image.Image
+    image: Image.Image | None
     engine: str
     model: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    deep: np.ndarray | None = None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the result, whichever form it has."""
+        if self.deep is not None:
+            return self.deep.shape[1], self.deep.shape[0]
+        return self.image.size
 
 
 class EngineUnavailable(RuntimeError):

@@ -31,6 +31,9 @@ STRIP_CONTEXT = 8  # input rows of context on each side of a strip, cropped off 
 def classical_upscale(inp: EngineInput) -> EngineOutput:
     """Upscale by params["scale"] (2 or 4); alpha is resampled separately and never sharpened."""
     scale = _read_scale(inp.params)
+    if inp.deep is not None:
+        return EngineOutput(image=None, engine="classical", model=None, info={"scale": scale},
+                            deep=upscale_deep(inp.deep, scale, inp.progress))
     rgb, alpha = split_rgb_alpha(inp.image)
     strip_rows = max(1, STRIP_PIXELS // rgb.shape[1])
     out = upscale_in_strips(rgb, alpha, scale, strip_rows, inp.progress)
@@ -55,6 +58,31 @@ def upscale_in_strips(rgb: np.ndarray, alpha: np.ndarray | None, scale: int, str
         if alpha is not None:
             # Sharpening alpha would create fringes and holes in cut-outs; plain resampling keeps it clean.
             target[..., 3] = cv2.resize(alpha[top:bottom], size, interpolation=cv2.INTER_LANCZOS4)[keep]
+        if progress is not None:
+            progress(y1 / height)
+    return out
+
+
+def upscale_deep(deep: np.ndarray, scale: int, progress=None) -> np.ndarray:
+    """16-bit RGB(A) at 16 bits: Lanczos resampling in strips, clamped to the local bilinear range (no halos).
+
+    The unsharp step of the 8-bit path works in 8-bit YCrCb; at 16 bits the clamp keeps Lanczos's own edge
+    contrast without its overshoot, and every output keeps the input's full depth.
+    """
+    height, width = deep.shape[:2]
+    out = np.empty((height * scale, width * scale, deep.shape[2]), np.uint16)
+    strip_rows = max(1, STRIP_PIXELS // width)
+    window = np.ones((2 * (scale // 2) + 1,) * 2, np.uint8)
+    for y0 in range(0, height, strip_rows):
+        y1 = min(y0 + strip_rows, height)
+        top, bottom = max(0, y0 - STRIP_CONTEXT), min(height, y1 + STRIP_CONTEXT)
+        size = (width * scale, (bottom - top) * scale)
+        keep = slice((y0 - top) * scale, (y1 - top) * scale)
+        strip = deep[top:bottom]
+        lanczos = cv2.resize(strip, size, interpolation=cv2.INTER_LANCZOS4)
+        reference = cv2.resize(strip, size, interpolation=cv2.INTER_LINEAR)
+        clamped = np.clip(lanczos, cv2.erode(reference, window), cv2.dilate(reference, window))
+        out[y0 * scale:y1 * scale] = clamped[keep]
         if progress is not None:
             progress(y1 / height)
     return out

@@ -51,9 +51,12 @@ def get_upscaler(name: str, models_dir: Path):
     return warm_model(name, models_dir, "spandrel", lambda _d: load_upscaler(_weights_path(name, models_dir)))
 
 
-def _to_chw_uint8(array: np.ndarray):
+def _to_chw(array: np.ndarray):
+    """uint8 stays uint8; 16-bit pixels become int32 (what workers/tiling.py takes for them)."""
     import torch
 
+    if array.dtype == np.uint16:
+        array = array.astype(np.int32)
     array = np.ascontiguousarray(array)
     if not array.flags.writeable:  # arrays viewing PIL memory are read-only; torch wants to own writable data
         array = array.copy()
@@ -69,7 +72,7 @@ def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progr
     from workers.tiling import run_tiled
 
     tile = tile or default_tile(device_name())
-    source = _to_chw_uint8(rgb)
+    source = _to_chw(rgb)
 
     def run():
         return run_tiled(descriptor, source, descriptor.scale, tile=tile, pad=TILE_PAD,
@@ -126,13 +129,32 @@ def _info(descriptor, **extra) -> dict:
     return {"device": device_name(), "precision": precision, "model_scale": descriptor.scale, **extra}
 
 
+def _upscale_deep(descriptor, deep: np.ndarray, out_size: tuple[int, int], progress) -> np.ndarray:
+    """The 16-bit twin of _upscale_array: H×W×3 or ×4 uint16 in, the same depth out, alpha separately."""
+    has_alpha = deep.shape[2] == 4
+    rgb_end = 0.75 if has_alpha else 1.0
+    rgb = apply_network(descriptor, deep[..., :3], progress=_split_progress(progress, 0.0, rgb_end))
+    result = _resize(rgb.astype(np.uint16), out_size)
+    if not has_alpha:
+        return result
+    grey = np.repeat(deep[..., 3:4], 3, axis=2)
+    alpha = apply_network(descriptor, grey, progress=_split_progress(progress, rgb_end, 1.0))
+    alpha_up = _resize(np.rint(alpha.mean(axis=2)).astype(np.uint16), out_size)
+    return np.dstack([result, alpha_up])
+
+
 def run_upscale(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
-    """Upscale by params["scale"] (2 or 4)."""
+    """Upscale by params["scale"] (2 or 4); a 16-bit input (inp.deep) stays 16-bit."""
     scale = int(inp.params.get("scale", 4))
     descriptor = get_upscaler(name, models_dir)
     width, height = inp.image.size
-    image = _upscale_array(descriptor, inp.image, (width * scale, height * scale), inp.progress)
-    return EngineOutput(image=image, engine="model", model=name, info=_info(descriptor, scale=scale))
+    out_size = (width * scale, height * scale)
+    info = _info(descriptor, scale=scale)
+    if inp.deep is not None:
+        deep = _upscale_deep(descriptor, inp.deep, out_size, inp.progress)
+        return EngineOutput(image=None, engine="model", model=name, info=info, deep=deep)
+    image = _upscale_array(descriptor, inp.image, out_size, inp.progress)
+    return EngineOutput(image=image, engine="model", model=name, info=info)
 
 
 def run_enhance(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
