@@ -78,11 +78,16 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class HubSnapshot:
-    """A Hugging Face repository pulled at a pinned commit (the commit id pins every file's content)."""
+    """A Hugging Face repository pulled at a pinned commit (the commit id pins every file's content).
+
+    published: the snapshot's files with a published sha256/size (the hub's LFS ids), re-hashed after a pull
+    and by verify, so the weights are checked by us and not only by trusting the download.
+    """
 
     repo_id: str
     revision: str
     allow_patterns: tuple[str, ...] = ()
+    published: tuple[ModelFile, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,9 @@ class ModelEntry:
 
     @property
     def size(self) -> int | None:
-        """Total published size in bytes, or None when any part is unknown."""
-        sizes = [f.size for f in self.files]
+        """Total published size in bytes (a hub snapshot's: its published files; its configs are tiny and
+        unsized), or None when any part is unknown."""
+        sizes = [f.size for f in (self.hub.published if self.hub else ()) or self.files]
         return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
 
     @property
@@ -207,8 +213,11 @@ REGISTRY.add(
         name="lama", operation=ERASE_OBJECT, loader=LOAD_SPANDREL,
         licence=Licence(_APACHE, "https://github.com/advimman/lama/blob/main/LICENSE"),
         source="https://github.com/advimman/lama", description="Big-LaMa (TorchScript export by IOPaint)",
-        # Only IOPaint's MD5 is published for this file; no trusted SHA-256 or size.
+        # IOPaint publishes only the MD5. The SHA-256 and size are what independent projects pin for the file
+        # with that MD5 (the Hugging Face LFS details of datasets/dputilov/exp big-lama.pt, and the mirrors
+        # signature-ai/big-lama and gaspardbruno/BigLama); both digests are checked.
         files=(ModelFile("big-lama.pt", "https://github.com/Sanster/models/releases/download/add_big_lama/big-lama.pt",
+                         "344c77bbcb158f17dd143070d1e789f38a66c04202311ae3a258ef66667a9ea9", 205669692,
                          md5="e3aa4aaa15225a33ec84f9f4bc47e500"),),
     ),
     ModelEntry(
@@ -224,8 +233,22 @@ REGISTRY.add(
              "text_encoder/model.fp16.safetensors", "unet/config.json",
              "unet/diffusion_pytorch_model.fp16.safetensors", "vae/config.json",
              "vae/diffusion_pytorch_model.fp16.safetensors"),
+            # The hub's LFS ids at that commit. The small JSON configs have no published hash; the pinned
+            # commit is what covers them.
+            published=(
+                ModelFile("unet/diffusion_pytorch_model.fp16.safetensors",
+                          sha256="24b788b4a777748377cc20364eea4ae113c8c42f4468c16bc8c02fdae5492af9", size=1719154104),
+                ModelFile("text_encoder/model.fp16.safetensors",
+                          sha256="77795e2023adcf39bc29a884661950380bd093cf0750a966d473d1718dc9ef4e", size=246144864),
+                ModelFile("vae/diffusion_pytorch_model.fp16.safetensors",
+                          sha256="4fbcf0ebe55a0984f5a5e00d8c4521d52359af7229bb4d81890039d2aa16dd7c", size=167335342),
+                ModelFile("tokenizer/merges.txt",
+                          sha256="9fd691f7c8039210e0fced15865466c65820d09b63988b0174bfe25de299051a", size=524619),
+                ModelFile("tokenizer/vocab.json",
+                          sha256="e089ad92ba36837a0d31433e555c8f45fe601ab5c221d4f607ded32d9f7a4349", size=1059962),
+            ),
         ),
-        # Files whose presence means "installed" (the hub commit pins their content).
+        # Files whose presence means "installed" (any diffusers save_pretrained folder has them).
         files=tuple(ModelFile(p) for p in ("model_index.json", "scheduler/scheduler_config.json",
                                            "tokenizer/tokenizer_config.json", "text_encoder/config.json",
                                            "unet/config.json", "vae/config.json")),
@@ -272,6 +295,12 @@ def check_file(path: Path, spec: ModelFile) -> list[str]:
         if spec.md5 is not None and md5 != spec.md5:
             problems.append(f"{spec.path}: md5 {md5} != published {spec.md5}")
     return problems
+
+
+def check_files(folder: Path, specs: tuple[ModelFile, ...]) -> dict[str, list[str]]:
+    """check_file for each spec under folder: {path: problems} for the files that are missing or differ."""
+    found = {f.path: check_file(Path(folder) / f.path, f) for f in specs}
+    return {path: problems for path, problems in found.items() if problems}
 
 
 def _first_installed(names: list[str], models_dir: Path) -> str | None:

@@ -2,7 +2,8 @@
 
 Weights are fetched only here, never at request time. Every file is checked against its published SHA-256
 (or upstream's MD5 where that is all there is); a file with no published checksum needs --allow-unverified.
-Hugging Face models are pulled at a pinned commit, which pins every file's content.
+Hugging Face models are pulled at a pinned commit, which pins every file's content, and their weights are then
+re-hashed against the hub's published SHA-256.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import click
 
 from workers import registry as reg
 
-UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`
+UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`, removed by `pull`
 CHUNK = 1 << 16
 RETRY_BACKOFF_S = 2.0  # doubled after each failed attempt
 SPANDREL_PURPOSE = {reg.UPSCALE: "SR", reg.RESTORE_FACE: "FaceSR", reg.ERASE_OBJECT: "Inpainting"}
@@ -50,6 +51,11 @@ def _human(size: int | None) -> str:
     return "?"
 
 
+def _flat(bad: dict[str, list[str]]) -> list[str]:
+    """reg.check_files' problems as one list."""
+    return [problem for problems in bad.values() for problem in problems]
+
+
 def _guess_device() -> str:
     """The worker's device without importing torch: PIXELFORGE_DEVICE, else an NVIDIA driver present."""
     forced = os.environ.get("PIXELFORGE_DEVICE", "").lower()
@@ -73,8 +79,10 @@ def list_models(device: str) -> None:
     rows = [("NAME", "OPERATION", "STATUS", "SIZE", "CHECKSUM", "LICENCE")]
     for e in reg.REGISTRY:
         status = "installed" if reg.is_installed(e.name, folder) else "missing"
-        checksum = "pinned revision" if e.hub else ("sha256" if all(f.sha256 for f in e.files)
-                                                    else "md5" if e.verified else "none")
+        if e.hub:
+            checksum = "sha256 + pinned revision" if e.hub.published else "pinned revision"
+        else:
+            checksum = "sha256" if all(f.sha256 for f in e.files) else "md5" if e.verified else "none"
         rows.append((e.name, e.operation, status, _human(e.size), checksum, e.licence.describe()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -156,6 +164,12 @@ def _pull_hub(entry: reg.ModelEntry, target: Path) -> None:
                           allow_patterns=list(hub.allow_patterns) or None)
     except Exception as error:  # noqa: BLE001 - any hub failure is reported, not a traceback
         raise click.ClickException(f"{entry.name}: pull from {hub.repo_id}@{hub.revision} failed: {error}")
+    bad = reg.check_files(target, hub.published)
+    for path in bad:  # removed, so the next pull fetches it again
+        (target / path).unlink(missing_ok=True)
+    if bad:
+        raise click.ClickException(f"{entry.name}: checksum mismatch, removed {', '.join(bad)}: "
+                                   + "; ".join(_flat(bad)))
 
 
 @models.command("pull")
@@ -188,6 +202,7 @@ def pull(names: tuple[str, ...], allow_unverified: bool) -> None:
                 if f.url is None:
                     raise click.ClickException(f"{e.name}: {f.path} has no download URL; use `models add`")
                 download(f.url, dest, f)
+        (target / UNVERIFIED_MARKER).unlink(missing_ok=True)  # every file now matches its published checksum
         click.echo(f"{e.name}: installed in {target}")
 
 
@@ -221,11 +236,21 @@ def add(name: str, source: Path, allow_unverified: bool) -> None:
         missing = [f.path for f in entry.files if not (source / f.path).is_file()]
         if missing:
             raise click.ClickException(f"{source} lacks {', '.join(missing)}")
-        if not allow_unverified:
-            raise click.ClickException(f"a local folder cannot be proven to be {entry.hub.repo_id}@"
-                                       f"{entry.hub.revision}; use `models pull` or add --allow-unverified")
+        published = entry.hub.published
+        problems = _flat(reg.check_files(source, published)) if published else ["no published checksum"]
+        if problems and not allow_unverified:
+            raise click.ClickException(f"{source} cannot be proven to be {entry.hub.repo_id}@{entry.hub.revision}: "
+                                       + "; ".join(problems) + " (use `models pull`, or --allow-unverified to "
+                                       "install it anyway)")
         shutil.copytree(source, target, dirs_exist_ok=True)
-        click.echo(f"{name}: copied {source} to {target} (unverified)")
+        marker = target / UNVERIFIED_MARKER
+        if problems:
+            marker.write_text("{}")  # no per-file digests: verify checks only that `files` are present
+            click.echo(f"{name}: copied {source} to {target} (unverified)")
+        else:
+            marker.unlink(missing_ok=True)
+            click.echo(f"{name}: copied {source} to {target} (weights verified by sha256; "
+                       "the small configs have no published hash)")
         return
     if source.is_dir() or len(entry.files) != 1:
         raise click.ClickException(f"{name} takes one file ({entry.files[0].path})")
@@ -261,17 +286,23 @@ def verify(names: tuple[str, ...]) -> None:
     for e in entries:
         target = folder / e.name
         marker = target / UNVERIFIED_MARKER
-        custom = json.loads(marker.read_text()) if marker.is_file() else {}
+        custom = json.loads(marker.read_text()) if marker.is_file() else None  # {path: sha256 when added}
         problems = []
         for f in e.files:
             path = target / f.path
-            if f.path in custom and path.is_file():
+            if custom and f.path in custom and path.is_file():
                 if reg.file_digests(path)[0] != custom[f.path]:
                     problems.append(f"{f.path}: changed since it was added")
             else:
                 problems += reg.check_file(path, f)
-        note = ("custom, unverified" if custom else "pinned revision, files present" if e.hub
-                else "verified" if e.verified else "present, no published checksum")
+        if e.hub and custom is None:
+            problems += _flat(reg.check_files(target, e.hub.published))
+        if custom is not None:
+            note = "custom, unverified"
+        elif e.hub:
+            note = "pinned revision, weights match sha256" if e.hub.published else "pinned revision, files present"
+        else:
+            note = "verified" if e.verified else "present, no published checksum"
         click.echo(f"{e.name}: {'FAILED: ' + '; '.join(problems) if problems else 'ok (' + note + ')'}")
         if problems:
             failures.append(e.name)

@@ -1,5 +1,6 @@
 """`pixelforge models` list/add/verify/pull through click's CliRunner, with a stand-in app factory and a
 local HTTP server (127.0.0.1) for checksum and resume logic. No network beyond loopback."""
+import dataclasses
 import hashlib
 import http.server
 import importlib
@@ -48,6 +49,8 @@ def test_list_shows_models_and_engines(models_dir, runner):
     assert "CreativeML OpenRAIL-M (use-restricted)" in result.output
     assert "upscale 4x" in result.output and "classical" in result.output
     assert "pixelforge models pull sd-inpainting" in result.output
+    sd_row = next(line for line in result.output.splitlines() if line.startswith("sd-inpainting"))
+    assert "2.1 GB" in sd_row and "sha256 + pinned revision" in sd_row
 
 
 def test_add_then_list_and_verify_a_custom_upscaler(models_dir, runner, tmp_path):
@@ -182,3 +185,104 @@ def test_pull_brings_the_models_an_entry_requires(models_dir, runner, server, mo
     result = runner.invoke(cli.models, ["pull", "needs-local"])
     assert result.exit_code == 0, result.output
     assert (models_dir / "local" / "weights.bin").exists() and (models_dir / "needs-local" / "weights.bin").exists()
+
+
+UNET = "unet/diffusion_pytorch_model.fp16.safetensors"
+SMALL_WEIGHTS = {UNET: b"unet weights", "tokenizer/vocab.json": b'{"a": 0}'}
+
+
+def write_hub_folder(folder: Path, weights: dict[str, bytes]) -> Path:
+    """sd-inpainting's presence files (tiny configs) plus the given weight files."""
+    for f in reg.REGISTRY.get("sd-inpainting").files:
+        (folder / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / f.path).write_text("{}")
+    for path, data in weights.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data)
+    return folder
+
+
+@pytest.fixture
+def small_published(monkeypatch):
+    """sd-inpainting with SMALL_WEIGHTS as its published files, so a matching folder needs no 2 GB download."""
+    entry = reg.REGISTRY.get("sd-inpainting")
+    published = tuple(reg.ModelFile(path, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+                      for path, data in SMALL_WEIGHTS.items())
+    registry = reg.ModelRegistry()
+    registry.add(dataclasses.replace(entry, hub=dataclasses.replace(entry.hub, published=published)))
+    monkeypatch.setattr(reg, "REGISTRY", registry)
+
+
+def test_add_hub_folder_without_its_published_weights_is_refused(models_dir, runner, tmp_path):
+    source = write_hub_folder(tmp_path / "sd", {})
+    refused = runner.invoke(cli.models, ["add", "sd-inpainting", str(source)])
+    assert refused.exit_code != 0
+    assert f"{UNET}: missing" in refused.output and "--allow-unverified" in refused.output
+    assert not (models_dir / "sd-inpainting").exists()
+    added = runner.invoke(cli.models, ["add", "sd-inpainting", str(source), "--allow-unverified"])
+    assert added.exit_code == 0, added.output
+    assert (models_dir / "sd-inpainting" / cli.UNVERIFIED_MARKER).is_file()
+    checked = runner.invoke(cli.models, ["verify"])
+    assert checked.exit_code == 0, checked.output
+    assert "sd-inpainting: ok (custom, unverified)" in checked.output
+
+
+def test_add_hub_folder_with_a_differing_weight_file_is_refused(models_dir, runner, tmp_path, small_published):
+    source = write_hub_folder(tmp_path / "sd", {**SMALL_WEIGHTS, UNET: b"other weights"})
+    refused = runner.invoke(cli.models, ["add", "sd-inpainting", str(source)])
+    assert refused.exit_code != 0
+    assert f"{UNET}: size" in refused.output and f"{UNET}: sha256" in refused.output
+    assert "tokenizer/vocab.json" not in refused.output and "--allow-unverified" in refused.output
+
+
+def test_add_hub_folder_with_matching_weights_then_verify_catches_a_changed_one(models_dir, runner, tmp_path,
+                                                                                small_published):
+    source = write_hub_folder(tmp_path / "sd", SMALL_WEIGHTS)
+    added = runner.invoke(cli.models, ["add", "sd-inpainting", str(source)])
+    assert added.exit_code == 0, added.output
+    assert "weights verified by sha256" in added.output
+    assert not (models_dir / "sd-inpainting" / cli.UNVERIFIED_MARKER).exists()
+    checked = runner.invoke(cli.models, ["verify", "sd-inpainting"])
+    assert checked.exit_code == 0 and "weights match sha256" in checked.output
+    (models_dir / "sd-inpainting" / UNET).write_bytes(b"evil weights")
+    failed = runner.invoke(cli.models, ["verify", "sd-inpainting"])
+    assert failed.exit_code != 0 and f"FAILED: {UNET}: sha256" in failed.output
+    (models_dir / "sd-inpainting" / UNET).unlink()
+    missing = runner.invoke(cli.models, ["verify", "sd-inpainting"])
+    assert missing.exit_code != 0 and f"{UNET}: missing" in missing.output
+
+
+def fake_snapshot_download(monkeypatch, weights: dict[str, bytes]) -> list[dict]:
+    """Stand in for the hub: each call writes a folder with these weights; returns the calls' arguments."""
+    import huggingface_hub
+
+    calls = []
+
+    def snapshot_download(**kwargs):
+        calls.append(kwargs)
+        write_hub_folder(Path(kwargs["local_dir"]), weights)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    return calls
+
+
+def test_pull_hub_removes_a_weight_file_with_the_wrong_checksum(models_dir, runner, monkeypatch, small_published):
+    calls = fake_snapshot_download(monkeypatch, {**SMALL_WEIGHTS, UNET: b"tampered!!!!"})
+    result = runner.invoke(cli.models, ["pull", "sd-inpainting"])
+    assert result.exit_code != 0
+    assert "checksum mismatch" in result.output and f"removed {UNET}" in result.output
+    assert not (models_dir / "sd-inpainting" / UNET).exists()
+    assert (models_dir / "sd-inpainting" / "tokenizer" / "vocab.json").is_file()  # it matched: kept
+    assert calls[0]["revision"] == reg.REGISTRY.get("sd-inpainting").hub.revision
+
+
+def test_pull_hub_over_an_unverified_add_makes_it_verified(models_dir, runner, tmp_path, monkeypatch,
+                                                          small_published):
+    source = write_hub_folder(tmp_path / "sd", {})
+    assert runner.invoke(cli.models, ["add", "sd-inpainting", str(source), "--allow-unverified"]).exit_code == 0
+    fake_snapshot_download(monkeypatch, SMALL_WEIGHTS)
+    pulled = runner.invoke(cli.models, ["pull", "sd-inpainting"])
+    assert pulled.exit_code == 0, pulled.output
+    assert not (models_dir / "sd-inpainting" / cli.UNVERIFIED_MARKER).exists()
+    checked = runner.invoke(cli.models, ["verify"])
+    assert checked.exit_code == 0 and "weights match sha256" in checked.output

@@ -1,4 +1,5 @@
 """The registry's entries, its named errors, and which installed model serves an operation."""
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
@@ -51,8 +52,20 @@ def test_sd_inpainting_is_flagged_use_restricted_and_pinned():
     assert "use-restricted" in entry.licence.describe()
 
 
-def test_lama_keeps_the_torchscript_extension():
-    assert REGISTRY.get("lama").files[0].path == "big-lama.pt"
+def test_sd_inpainting_publishes_checksums_for_the_files_it_pulls():
+    entry = REGISTRY.get("sd-inpainting")
+    assert entry.hub.published
+    for f in entry.hub.published:
+        assert any(fnmatch.fnmatch(f.path, pattern) for pattern in entry.hub.allow_patterns), f.path
+        assert len(f.sha256) == 64 and f.size
+        assert f.path not in {p.path for p in entry.files}  # `files` stay the presence-only configs
+    assert entry.size == sum(f.size for f in entry.hub.published)
+
+
+def test_lama_keeps_the_torchscript_extension_and_both_digests():
+    spec = REGISTRY.get("lama").files[0]
+    assert spec.path == "big-lama.pt"
+    assert spec.md5 and len(spec.sha256) == 64 and spec.size == 205669692
 
 
 def test_unknown_name_is_a_named_error():
