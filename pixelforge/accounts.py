@@ -5,6 +5,7 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from pixelforge import keycache
 from pixelforge.credits import grant_credits
 from pixelforge.extensions import db
 from pixelforge.models import User
@@ -68,6 +69,7 @@ def set_password(user: User, password: str) -> None:
 def set_plan(user: User, plan: str) -> None:
     user.plan = get_plan(plan).name
     db.session.commit()
+    keycache.bump_epoch()  # cached API keys carry the plan
 
 
 def authenticate(email: str, password: str) -> User | None:

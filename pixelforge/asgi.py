@@ -27,7 +27,7 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     if with_playground and flask_app.config["PLAYGROUND_ENABLED"]:
         _mount_playground(root, flask_app)
-    root.mount("/", WSGIMiddleware(flask_app, workers=16))
+    root.mount("/", WSGIMiddleware(flask_app, workers=flask_app.config["WEB_THREADS"]))
     return root
 
 

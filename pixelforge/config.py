@@ -32,6 +32,7 @@ class Defaults:
     PLAN_LIMITS: dict = {}  # e.g. {"pro": {"rpm": 600}} overrides rows of plans.PLANS
     READ_RATE_MULTIPLIER = 10  # reads (status, list, download, account) get rpm × this per key
     RATELIMIT_STORAGE_URI: str | None = None  # default: REDIS_URL
+    API_KEY_CACHE_SECONDS = 60.0  # reads may reuse a verified key this long (see keycache); 0 = look up every time
 
     JOB_TIMEOUTS = {  # seconds a job may run before it is failed and refunded
         "upscale": 600,
@@ -52,6 +53,7 @@ class Defaults:
     RESULT_RETENTION_SECONDS = 7 * 24 * 3600  # inputs and results are deleted after this (plans may differ)
     STRICT_STARTUP_CHECKS = False  # refuse to start (rather than warn) when Redis may evict queued jobs
 
+    WEB_THREADS = 16  # requests the web process serves at once (Flask runs in a thread pool under the ASGI root)
     PLAYGROUND_ENABLED = True  # mount the Gradio playground at /playground
     PLAYGROUND_TEMP_DIR: str | None = None  # Gradio's upload/result cache; default <instance>/gradio
     PLAYGROUND_CONCURRENCY = 8  # playground runs that may wait on jobs at once
@@ -122,8 +124,11 @@ def _fill_derived(app: Flask) -> None:
     if not config["SQLALCHEMY_DATABASE_URI"]:
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'pixelforge.db'}"
     config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+    # One pooled connection per request thread: past the pool, every request would open (and tune) a new one.
+    engine_options = {"pool_size": config["WEB_THREADS"], "max_overflow": config["WEB_THREADS"]}
     if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})
+        engine_options["connect_args"] = {"timeout": 30}
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
     config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
     config["MODELS_DIR"] = config["MODELS_DIR"] or str(instance / "models")
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from flask import current_app, g
 
+from pixelforge import keycache
 from pixelforge.extensions import db
 from pixelforge.models import ApiKey, User, utcnow
 
@@ -68,17 +69,22 @@ def revoke_key(prefix: str, user: User | None = None) -> ApiKey:
         raise KeyNotFound(f"no active API key with prefix {prefix!r}")
     record.revoked_at = utcnow()
     db.session.commit()
+    keycache.bump_epoch()
     return record
 
 
-def verify_key(full_key: str) -> tuple[ApiKey, User] | None:
+def _well_formed(full_key: str) -> bool:
+    return full_key.startswith(KEY_PREFIX) and len(full_key) == len(KEY_PREFIX) + _LOOKUP_CHARS + _SECRET_CHARS
+
+
+def verify_key(full_key: str, digest: str | None = None) -> tuple[ApiKey, User] | None:
     """The active key matching full_key and its owner (one query), or None; the comparison takes constant time."""
-    if not full_key.startswith(KEY_PREFIX) or len(full_key) != len(KEY_PREFIX) + _LOOKUP_CHARS + _SECRET_CHARS:
+    if not _well_formed(full_key):
         return None
     row = db.session.execute(db.select(ApiKey, User).join(User, User.id == ApiKey.user_id)
                              .where(ApiKey.prefix == prefix_of(full_key))).first()
     expected = row[0].key_hash if row is not None else "0" * 64
-    matches = hmac.compare_digest(expected, hash_key(full_key))
+    matches = hmac.compare_digest(expected, digest or hash_key(full_key))
     if row is None or not matches or row[0].revoked_at is not None:
         return None
     return row[0], row[1]
@@ -95,12 +101,25 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def load_user_from_request(request) -> User | None:
-    """flask-login's request_loader: the owner of a valid Bearer key. Why it failed is left in g."""
+    """flask-login's request_loader: the owner of a valid Bearer key. Why it failed is left in g.
+
+    Reads may be answered from keycache (verified keys, invalidated across processes by the auth epoch);
+    anything that writes looks the key up in the database.
+    """
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         g.auth_failure = "missing"
         return None
-    verified = verify_key(token)
+    if not _well_formed(token):
+        g.auth_failure = "invalid"
+        return None
+    digest = hash_key(token)
+    epoch = None
+    if request.method in ("GET", "HEAD") and request.path.startswith("/api/"):
+        cached, epoch = keycache.owner_for_read(digest)  # the epoch is read before the database: see keycache
+        if cached is not None:
+            return cached
+    verified = verify_key(token, digest)
     if verified is None:
         g.auth_failure = "invalid"
         return None
@@ -109,5 +128,5 @@ def load_user_from_request(request) -> User | None:
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now
         db.session.commit()
-    g.api_key = record
+    keycache.remember(digest, user, epoch)
     return user

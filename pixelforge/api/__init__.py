@@ -31,8 +31,11 @@ def authenticate_and_limit():
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "upload_too_large", f"the request body is over the {limit:,}-byte upload limit")
+    counted = g.pop("counted_read", None)  # a read keycache counted while it found the key
     if request.method == "POST":
         g.rate_decision = ratelimit.check_submission(current_user.id, plan)
+    elif counted is not None:
+        g.rate_decision = ratelimit.raise_if_limited(counted)
     else:
         g.rate_decision = ratelimit.check_read(current_user.id, plan)
 
