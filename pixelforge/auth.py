@@ -1,14 +1,43 @@
-"""flask-login wiring: sessions for the browser, Bearer keys for the API, one current_user for both."""
-from flask import Flask
+"""flask-login wiring: sessions for the browser, Bearer keys for the API, one current_user for both.
+
+A browser session stores the user's id with a fingerprint of their password hash (as Django's session auth hash
+does): changing the password signs every browser out, on the dashboard and in the playground alike.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import Flask, current_app
 
 from pixelforge.extensions import db, login_manager
 from pixelforge.keys import load_user_from_request
 from pixelforge.models import User
 
 
-@login_manager.user_loader
-def _load_user(user_id: str):
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def _fingerprint(user: User) -> str:
+    secret = current_app.config["SECRET_KEY"].encode()
+    material = f"session:{user.id}:{user.password_hash or ''}".encode()
+    return hmac.new(secret, material, hashlib.sha256).hexdigest()[:24]
+
+
+def session_id(user: User) -> str:
+    """What the session cookie holds for user (flask-login's get_id)."""
+    return f"{user.id}:{_fingerprint(user)}"
+
+
+def user_for_session_id(value: object) -> User | None:
+    """The user a session value names, if it was made under their current password; else None."""
+    user_id, _, fingerprint = str(value).partition(":")
+    if not user_id.isdigit() or not fingerprint:
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(fingerprint, _fingerprint(user)):
+        return None
+    return user
+
+
+login_manager.user_loader(user_for_session_id)
 
 
 login_manager.request_loader(load_user_from_request)

@@ -38,6 +38,12 @@ class User(UserMixin, db.Model):
 
     api_keys = relationship("ApiKey", back_populates="user", lazy="select")
 
+    def get_id(self) -> str:
+        """flask-login's session value: the id bound to the current password (see auth.session_id)."""
+        from pixelforge.auth import session_id
+
+        return session_id(self)
+
 
 class ApiKey(db.Model):
     """An API key: only its visible prefix and an HMAC of the whole key are stored."""

@@ -22,8 +22,8 @@ class FlaskSessionReader:
     def __init__(self, flask_app: Flask):
         self.flask_app = flask_app
 
-    def user_id(self, cookies: Mapping[str, str]) -> int | None:
-        """The flask-login user id in a valid, unexpired session cookie, or None."""
+    def session_value(self, cookies: Mapping[str, str]) -> str | None:
+        """flask-login's user value in a valid, unexpired session cookie, or None."""
         app = self.flask_app
         raw = cookies.get(app.config["SESSION_COOKIE_NAME"])
         if not raw:
@@ -35,19 +35,20 @@ class FlaskSessionReader:
             data = serializer.loads(raw, max_age=int(app.permanent_session_lifetime.total_seconds()))
         except BadSignature:  # includes expired signatures
             return None
-        user_id = data.get("_user_id") if isinstance(data, dict) else None
-        return int(user_id) if isinstance(user_id, str) and user_id.isdigit() else None
+        value = data.get("_user_id") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
 
     def existing_user_id(self, cookies: Mapping[str, str]) -> int | None:
-        """user_id, but only when that account still exists (a deleted user's cookie opens nothing)."""
-        from pixelforge.extensions import db
-        from pixelforge.models import User
+        """The signed-in user's id, only while the account exists and the session was made under its current
+        password (the dashboard's rule, auth.user_for_session_id)."""
+        from pixelforge.auth import user_for_session_id
 
-        user_id = self.user_id(cookies)
-        if user_id is None:
+        value = self.session_value(cookies)
+        if value is None:
             return None
         with self.flask_app.app_context():
-            return user_id if db.session.get(User, user_id) is not None else None
+            user = user_for_session_id(value)
+            return user.id if user is not None else None
 
     async def gradio_user(self, request: Request) -> str | None:
         """Gradio's auth_dependency: the user id as a string, or None (Gradio answers 401)."""

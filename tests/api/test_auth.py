@@ -51,9 +51,11 @@ def test_plan_without_api_access_is_403(client, make_user, make_key, plan):
 
 
 def test_session_cookie_does_not_authenticate_the_api(client, make_user):
+    from pixelforge.auth import session_id
+
     user = make_user()
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = session_id(user)
     assert client.get("/api/v1/account").status_code == 401
 
 

@@ -177,6 +177,40 @@ def test_playground_sends_anonymous_visitors_to_login(app, make_user):
     assert client.get("/playground/config").status_code == 200
 
 
+def test_a_password_change_signs_every_browser_out(app, make_user):
+    import contextvars
+
+    from starlette.testclient import TestClient
+
+    from pixelforge.accounts import set_password
+    from pixelforge.asgi import create_asgi_app
+
+    app.config["PLAYGROUND_ENABLED"] = True
+    user = make_user(plan="pro", password=PASSWORD)
+    client = TestClient(create_asgi_app(app), base_url="http://pixelforge.test", follow_redirects=False)
+
+    def browser(method: str, url: str, **kwargs) -> int:
+        """One request outside this test's app context (TestClient would carry it, and Flask's g, into the app)."""
+        return contextvars.Context().run(client.request, method, url, **kwargs).status_code
+
+    browser("POST", "/login", data={"email": user.email, "password": PASSWORD})
+    assert browser("GET", "/dashboard") == 200
+    assert browser("GET", "/playground/") == 200
+    set_password(user, "another password")  # e.g. `pixelforge users set-password` after a stolen laptop
+    assert browser("GET", "/dashboard") == 302
+    assert browser("GET", "/playground/") == 303
+    assert browser("GET", "/playground/config") == 401
+    browser("POST", "/login", data={"email": user.email, "password": "another password"})
+    assert browser("GET", "/dashboard") == 200
+
+
+def test_a_forged_session_without_the_fingerprint_opens_nothing(client, make_user):
+    user = make_user(plan="pro", password=PASSWORD)
+    with client.session_transaction() as session:
+        session["_user_id"] = str(user.id)  # what sessions held before: the id alone
+    assert client.get("/dashboard").status_code == 302
+
+
 # --- the playground's runs: the API's path, without the browser ------------------------------------------
 
 def test_playground_runs_charge_and_share_the_api_rate_limit(app, make_user, api_for, png, work_queue):
