@@ -75,7 +75,7 @@ def realesrgan(device: str, side: int, repeats: int) -> list[Row]:
 
     from bench.fixtures import photo
     from workers.device import prepare
-    from workers.inference.upscale import apply_network
+    from workers.inference.upscale import apply_network, choose_tile
 
     fp32 = _build("realesrgan-x4plus").to(device).eval()
     policy = prepare(copy.deepcopy(fp32), device)  # fp16 on CUDA (spandrel marks ESRGAN half-safe)
@@ -85,7 +85,9 @@ def realesrgan(device: str, side: int, repeats: int) -> list[Row]:
     rows, outputs = [], {}
     reference = "float32 reference, whole image"
     chosen = f"{_dtype(policy)} (policy)"
+    sized = choose_tile(policy, device)  # what a job gets: from free GPU memory on CUDA
     for label, descriptor, tile in ((reference, fp32, 10_000), (f"{chosen}, whole image", policy, 10_000),
+                                    (f"{chosen}, {sized} px tiles (chosen from free memory)", policy, sized),
                                     (f"{chosen}, 512 px tiles", policy, 512), (f"{chosen}, 256 px tiles", policy, 256)):
         seconds, outputs[label] = _timed(lambda: apply_network(descriptor, rgb, tile=tile), repeats, device)
         # apply_network switches a half-precision model to float32 for good if it ever sees NaN/Inf

@@ -102,6 +102,17 @@ def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype,
     return out.permute(2, 0, 1)
 
 
+def tile_for_memory(budget_bytes: float, bytes_per_pixel: float, *, pad: int = 16, smallest: int = 64,
+                    largest: int = 2048, step: int = 32) -> int:
+    """The largest tile edge (a multiple of step, within [smallest, largest]) whose padded input fits budget
+    at bytes_per_pixel of activations; smallest when nothing fits (out-of-memory retries go lower still)."""
+    best = smallest
+    for edge in range(smallest, largest + 1, step):
+        if (edge + 2 * pad) ** 2 * bytes_per_pixel <= budget_bytes:
+            best = edge
+    return best
+
+
 def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, device=None, dtype=None,
               min_tile: int = 32, progress: ProgressFn | None = None, downscale: int = 1):
     """Apply ``model`` (float [0,1] NCHW -> NCHW at ``scale``x) to a uint8 CHW CPU tensor, tile by tile.

@@ -249,3 +249,69 @@ def test_a_replaced_model_file_is_reloaded_on_the_next_job(tmp_path):
     os.utime(weights, ns=(1, 2_000_000_000))
     assert warm_model("realesrgan-x2plus", tmp_path, "probe", load) == 2
     assert loads == [b"first", b"second!"]
+
+
+# --- tile size from free GPU memory -------------------------------------------------------------------------
+
+def test_tile_for_memory_takes_the_largest_padded_tile_that_fits():
+    from workers.tiling import tile_for_memory
+
+    per_pixel = 10_000.0
+    budget = (512 + 32) ** 2 * per_pixel
+    assert tile_for_memory(budget, per_pixel, pad=16) == 512
+    assert tile_for_memory(budget - 1, per_pixel, pad=16) == 480  # the next step down
+    assert tile_for_memory(budget * 100, per_pixel, pad=16) == 2048  # capped
+    assert tile_for_memory(1.0, per_pixel, pad=16) == 64  # nothing fits: the floor (OOM retries go lower)
+
+
+def test_tile_choice_on_cpu_and_by_setting(tmp_path, monkeypatch):
+    from workers.inference.upscale import choose_tile
+
+    descriptor = load_upscaler(mf.write_compact(tmp_path / "c.pth", scale=4))
+    assert choose_tile(descriptor, "cpu") == 256
+    monkeypatch.setenv("PIXELFORGE_TILE", "96")
+    assert choose_tile(descriptor, "cuda") == 96
+
+
+class FakeCudaMemory:
+    """torch.cuda's memory counters, faked so the CUDA sizing path runs (on the CPU) with known figures."""
+
+    def __init__(self, free: int, activation_bytes: int):
+        self.free, self.activation_bytes, self.runs = free, activation_bytes, 0
+
+    def install(self, monkeypatch, descriptor):
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (self.free, 80 * 2**30))
+        monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+        monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1000)
+        monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
+        monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 1000 + self.activation_bytes)
+        forward = descriptor.model.forward
+
+        def counted(*args, **kwargs):
+            self.runs += 1
+            return forward(*args, **kwargs)
+        monkeypatch.setattr(descriptor.model, "forward", counted)
+
+
+def test_cuda_tile_is_sized_from_free_memory_and_measured_once(tmp_path, monkeypatch):
+    from workers.inference.upscale import PROBE_EDGE, choose_tile
+
+    descriptor = load_upscaler(mf.write_compact(tmp_path / "c.pth", scale=4))
+    per_pixel = 4096
+    fake = FakeCudaMemory(free=2 * (768 + 32) ** 2 * per_pixel, activation_bytes=per_pixel * PROBE_EDGE ** 2)
+    fake.install(monkeypatch, descriptor)
+    assert choose_tile(descriptor, "cuda") == 768  # half of free memory holds a padded 768 px tile
+    fake.free //= 4
+    assert choose_tile(descriptor, "cuda") == 352  # a quarter of the memory: half the padded edge (400 px)
+    assert fake.runs == 1
+
+
+def test_a_failed_measurement_falls_back_to_a_fixed_tile(tmp_path, monkeypatch):
+    from workers.inference.upscale import CUDA_FALLBACK_TILE, choose_tile
+
+    descriptor = load_upscaler(mf.write_compact(tmp_path / "c.pth", scale=4))
+
+    def no_driver(device=None):
+        raise RuntimeError("no CUDA driver")
+    monkeypatch.setattr(torch.cuda, "mem_get_info", no_driver)
+    assert choose_tile(descriptor, "cuda") == CUDA_FALLBACK_TILE

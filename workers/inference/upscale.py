@@ -8,6 +8,7 @@ downsampling happens tile by tile right after the network, so enhance never hold
 """
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,15 +18,58 @@ from PIL import Image
 from workers.engines.base import EngineError, EngineInput, EngineOutput
 from workers.registry import REGISTRY
 
+log = logging.getLogger(__name__)
+
 TILE_PAD = 16  # input pixels of context around each tile, cropped off afterwards
 
 
-def default_tile(device: str) -> int:
-    """Tile edge in input pixels: PIXELFORGE_TILE, else 512 on CUDA (fits fp16 RRDBNet in ~3 GB), 256 on CPU."""
+CUDA_FALLBACK_TILE = 512  # when measuring fails; fits fp16 RRDBNet in ~3 GB
+CUDA_MEMORY_SHARE = 0.5  # of the GPU's free memory that one tile's activations may use
+PROBE_EDGE = 128  # input pixels per side of the measuring run
+
+
+def choose_tile(descriptor, device: str) -> int:
+    """Tile edge in input pixels: PIXELFORGE_TILE; else 256 on CPU (bounded memory, caches stay warm); else on
+    CUDA, the largest tile whose activations fit half the free GPU memory, from the model's measured
+    bytes per input pixel (one small run per model, remembered). Out-of-memory retries shrink it further."""
     configured = os.environ.get("PIXELFORGE_TILE")
     if configured:
         return max(32, int(configured))
-    return 512 if device == "cuda" else 256
+    if device != "cuda":
+        return 256
+    try:
+        import torch
+
+        from workers.tiling import tile_for_memory
+
+        free, _total = torch.cuda.mem_get_info(descriptor.device)
+        return tile_for_memory(free * CUDA_MEMORY_SHARE, bytes_per_input_pixel(descriptor), pad=TILE_PAD)
+    except Exception as error:  # noqa: BLE001 - a failed measurement must not stop the job
+        log.warning("could not size tiles from GPU memory (%s); using %dpx", error, CUDA_FALLBACK_TILE)
+        return CUDA_FALLBACK_TILE
+
+
+def bytes_per_input_pixel(descriptor) -> float:
+    """Peak GPU memory a forward pass allocates per input pixel, measured once per loaded model. A small probe
+    counts fixed costs as if they grew with pixels, so it errs towards smaller tiles."""
+    cached = getattr(descriptor, "_pixelforge_bytes_per_pixel", None)
+    if cached is not None:
+        return cached
+    import torch
+
+    torch.cuda.synchronize(descriptor.device)
+    before = torch.cuda.memory_allocated(descriptor.device)
+    torch.cuda.reset_peak_memory_stats(descriptor.device)
+    probe = torch.zeros(1, 3, PROBE_EDGE, PROBE_EDGE, device=descriptor.device, dtype=descriptor.dtype)
+    with torch.inference_mode():
+        descriptor(probe.contiguous(memory_format=torch.channels_last))
+    torch.cuda.synchronize(descriptor.device)
+    peak = torch.cuda.max_memory_allocated(descriptor.device) - before
+    measured = max(1.0, peak / PROBE_EDGE ** 2)
+    descriptor._pixelforge_bytes_per_pixel = measured
+    log.info("%s at %s: %.0f bytes of activations per input pixel", descriptor.architecture.name,
+             descriptor.dtype, measured)
+    return measured
 
 
 def load_upscaler(path: Path):
@@ -71,7 +115,7 @@ def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progr
     from workers.device import device_name, run_with_fp32_fallback
     from workers.tiling import run_tiled
 
-    tile = tile or default_tile(device_name())
+    tile = tile or choose_tile(descriptor, device_name())
     source = _to_chw(rgb)
 
     def run():
