@@ -34,13 +34,21 @@ class Defaults:
     RATELIMIT_STORAGE_URI: str | None = None  # default: REDIS_URL
     API_KEY_CACHE_SECONDS = 60.0  # reads may reuse a verified key this long (see keycache); 0 = look up every time
 
-    JOB_TIMEOUTS = {  # seconds a job may run before it is failed and refunded
+    JOB_TIMEOUTS = {  # seconds a job may run before it is failed and refunded (sized for a CPU worker)
         "upscale": 600,
         "remove-background": 300,
         "restore-face": 300,
         "enhance": 120,
         "erase-object": 300,
         "inpaint": 1800,
+    }
+    GPU_JOB_TIMEOUTS = {  # the same on a CUDA worker, where a job that takes longer is stuck, not slow
+        "upscale": 120,
+        "remove-background": 60,
+        "restore-face": 120,
+        "enhance": 60,
+        "erase-object": 120,
+        "inpaint": 300,
     }
     WORKER_HEARTBEAT_SECONDS = 5.0
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded

@@ -68,14 +68,24 @@ def ensure_queue_ready() -> None:
         raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
 
 
+def job_timeout(operation: str, device: str = "cpu") -> int:
+    """Seconds a job of this operation may run on a worker with this device. The queue carries the CPU limit
+    (any worker may take the job); a CUDA worker narrows it to GPU_JOB_TIMEOUTS when it starts the job."""
+    config = current_app.config
+    limit = int(config["JOB_TIMEOUTS"].get(operation, 600))
+    if device == "cuda":
+        return min(limit, int(config["GPU_JOB_TIMEOUTS"].get(operation, limit)))
+    return limit
+
+
 def enqueue_job(job_id: str, operation: str) -> None:
     """Put a job id on the queue; the worker loads everything else from SQL and storage."""
     from workers.tasks import run_job
 
-    timeout = current_app.config["JOB_TIMEOUTS"].get(operation, 600)
     try:
-        get_queue().enqueue(run_job, job_id, job_id=job_id, job_timeout=timeout, result_ttl=0,
-                            failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]))
+        get_queue().enqueue(run_job, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
+                            failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]),
+                            meta={"operation": operation})
     except RedisError as exc:
         raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
 

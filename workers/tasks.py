@@ -16,6 +16,7 @@ from pixelforge import credits, images
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.operations import ValidationFailed
+from pixelforge.queue import job_timeout
 from pixelforge.storage import StorageError, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,8 @@ def run_job(job_id: str) -> str:
         log.info("job %s was cancelled or reaped while running; stopped it", job_id)
         return "stopped"
     except JobTimeoutException:
-        timeout = current_app.config["JOB_TIMEOUTS"].get(operation)
+        # the limit the worker enforced (sized for its device)
+        timeout = rq_job.timeout if rq_job is not None and rq_job.timeout else job_timeout(operation)
         return _fail(job_id, "timeout", f"the job ran past its {timeout} s time limit; it was refunded")
     except (EngineError, ValidationFailed) as exc:
         return _fail(job_id, "inference_error", f"{exc}; the job was refunded")

@@ -18,7 +18,8 @@ from sqlalchemy import update
 from pixelforge.extensions import db
 from pixelforge.upkeep import requeue_missing_jobs, run_upkeep
 from pixelforge.models import Job, JobStatus, utcnow
-from pixelforge.queue import connect_redis, eviction_policy_problem, record_worker_heartbeat
+from pixelforge.queue import connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat
+from workers import device
 from workers.tasks import CurrentJob
 
 log = logging.getLogger(__name__)
@@ -100,9 +101,23 @@ def limit_torch_threads(app: Flask) -> None:
     torch.set_num_threads(threads)
 
 
+def device_sized_worker_class():
+    """RQ's SimpleWorker, with each job's time limit sized for this worker's device before it starts."""
+    from rq import SimpleWorker
+
+    class DeviceSizedWorker(SimpleWorker):
+        def perform_job(self, job, queue, *args, **kwargs):
+            operation = (job.meta or {}).get("operation")
+            if operation:
+                job.timeout = job_timeout(operation, device.device_name())
+            return super().perform_job(job, queue, *args, **kwargs)
+
+    return DeviceSizedWorker
+
+
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
     """Work the queue until stopped (or, with burst, until it is empty)."""
-    from rq import Queue, SimpleWorker
+    from rq import Queue
 
     from workers.inference import describe_runtime
 
@@ -122,7 +137,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
     try:
         with app.app_context():
             queue = Queue(app.config["QUEUE_NAME"], connection=redis)
-            worker = SimpleWorker([queue], connection=redis, name=name)
+            worker = device_sized_worker_class()([queue], connection=redis, name=name)
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:
         # The worker's entry is left to age out (WORKER_ALIVE_SECONDS) rather than removed: a recycled worker

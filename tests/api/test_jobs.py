@@ -144,6 +144,32 @@ def test_job_timeout_fails_and_refunds(app, api, work_queue, monkeypatch):
     assert api.user.credits == 10
 
 
+@pytest.mark.parametrize("device_kind, status", [("cuda", "failed"), ("cpu", "done")])
+def test_the_time_limit_is_sized_for_the_workers_device(app, api, monkeypatch, device_kind, status):
+    import time
+
+    from rq import Queue
+
+    from pixelforge.queue import get_redis
+    from workers import device
+    from workers.worker import device_sized_worker_class
+
+    app.config["GPU_JOB_TIMEOUTS"] = {**app.config["GPU_JOB_TIMEOUTS"], "enhance": 1}
+    monkeypatch.setattr(device, "device_name", lambda: device_kind)
+    from workers.engines import enhance
+
+    slow = enhance.classical_enhance
+    monkeypatch.setattr(enhance, "classical_enhance", lambda inp: time.sleep(1.5) or slow(inp))
+    job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
+    redis = get_redis()
+    device_sized_worker_class()([Queue(app.config["QUEUE_NAME"], connection=redis)], connection=redis).work(
+        burst=True, logging_level="WARNING")
+    job = api.get(f"/jobs/{job_id}").get_json()
+    assert job["status"] == status
+    if status == "failed":
+        assert job["error"]["code"] == "timeout" and "1 s" in job["error"]["message"] and job["refunded"]
+
+
 def test_abandoned_processing_job_is_reaped_on_read(app, api):
     from pixelforge.extensions import db
     from pixelforge.models import Job, utcnow
