@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA device; run with --device cpu for a (slow) smoke run", file=sys.stderr)
         return 1
+    # The reference must be float32: by default cuDNN runs float32 convolutions as TF32 (10-bit mantissa).
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     archs = args.arch or ["realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "gfpgan-1.4", "lama"]
     header = f"{'arch':<22}{'dtype':<10}{'input':<10}{'policy~fp32 dB':>15}{'tiled~whole dB':>15}{'median s':>10}"
     print(header + (f"{'peak GiB':>10}" if args.device == "cuda" else ""))

@@ -13,6 +13,10 @@ from typing import Any, Callable
 
 log = logging.getLogger(__name__)
 
+# spandrel marks LaMa bf16-capable, but its Fourier units cast only fp16 inputs to float32 for the FFT; in bf16
+# the FFT's float32 output meets bf16 weights and the convolution fails.
+FLOAT32_ONLY = {"LaMa"}
+
 
 @functools.lru_cache(maxsize=1)
 def device_name() -> str:
@@ -36,13 +40,35 @@ def dtype_for(descriptor: Any, device: str | None = None):
     import torch
 
     device = device or device_name()
-    if device != "cuda":
+    if device != "cuda" or _architecture(descriptor) in FLOAT32_ONLY:
         return torch.float32
     if getattr(descriptor, "supports_half", False):
         return torch.float16
-    if getattr(descriptor, "supports_bfloat16", False) and torch.cuda.is_bf16_supported():
+    if getattr(descriptor, "supports_bfloat16", False) and native_bf16():
         return torch.bfloat16
     return torch.float32
+
+
+def _architecture(descriptor: Any) -> str:
+    architecture = getattr(descriptor, "architecture", None)
+    return getattr(architecture, "id", "") or ""
+
+
+def native_bf16() -> bool:
+    """bf16 in hardware (Ampere and newer); torch's default answer also counts slow emulation on older GPUs."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+
+
+def to_channels_last(model: Any) -> None:
+    """channels_last for every 2-D convolution. Not Module.to(memory_format=...): that converts any 4-D or 5-D
+    parameter and refuses 5-D ones, such as GFPGAN's modulated-convolution weights."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            module.to(memory_format=torch.channels_last)
 
 
 def prepare(descriptor: Any, device: str | None = None) -> Any:
@@ -58,7 +84,7 @@ def prepare(descriptor: Any, device: str | None = None) -> Any:
     elif dtype == torch.bfloat16:
         descriptor.bfloat16()
     if device == "cuda":
-        descriptor.model.to(memory_format=torch.channels_last)
+        to_channels_last(descriptor.model)
     return descriptor
 
 

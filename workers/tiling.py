@@ -82,7 +82,7 @@ def _one_pass(model: Callable, image, scale: int, plan: TilePlan, device, dtype,
         py0, py1 = max(0, y0 - plan.pad), min(height, y1 + plan.pad)
         px0, px1 = max(0, x0 - plan.pad), min(width, x1 + plan.pad)
         patch = image[:, py0:py1, px0:px1].unsqueeze(0).to(device=device, non_blocking=True)
-        patch = patch.to(dtype).div_(max_value)
+        patch = patch.float().div_(max_value).to(dtype)  # 16-bit values overflow fp16 (max 65504) undivided
         if device.type == "cuda":
             patch = patch.contiguous(memory_format=torch.channels_last)
         result = model(patch)
@@ -138,6 +138,7 @@ def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, d
         except Exception as error:  # noqa: BLE001 - only OOM is handled; everything else re-raised
             if not _is_oom(error) or size <= min_tile:
                 raise
-            _free_cuda()
-            size = max(min_tile, size // 2)
-            log.warning("out of memory; retrying with %dpx tiles", size)
+        # Outside the except block: its traceback no longer holds the failed pass's tensors, so they can go.
+        _free_cuda()
+        size = max(min_tile, size // 2)
+        log.warning("out of memory; retrying with %dpx tiles", size)

@@ -277,12 +277,13 @@ class FakeCudaMemory:
     """torch.cuda's memory counters, faked so the CUDA sizing path runs (on the CPU) with known figures."""
 
     def __init__(self, free: int, activation_bytes: int):
-        self.free, self.activation_bytes, self.runs = free, activation_bytes, 0
+        self.free, self.activation_bytes, self.runs, self.idle = free, activation_bytes, 0, 0
 
     def install(self, monkeypatch, descriptor):
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (self.free, 80 * 2**30))
         monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
         monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 1000)
+        monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: 1000 + self.idle)
         monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: None)
         monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: 1000 + self.activation_bytes)
         forward = descriptor.model.forward
@@ -303,7 +304,12 @@ def test_cuda_tile_is_sized_from_free_memory_and_measured_once(tmp_path, monkeyp
     assert choose_tile(descriptor, "cuda") == 768  # half of free memory holds a padded 768 px tile
     fake.free //= 4
     assert choose_tile(descriptor, "cuda") == 352  # a quarter of the memory: half the padded edge (400 px)
+    fake.idle = fake.free  # as much again held, unused, by torch's allocator: that counts as free
+    assert choose_tile(descriptor, "cuda") == 512  # padded edge √2 × 400 = 565 px: a 533 px tile, stepped down
     assert fake.runs == 1
+    descriptor.float() if descriptor.dtype != torch.float32 else descriptor.half()
+    choose_tile(descriptor, "cuda")
+    assert fake.runs == 2  # another dtype, another measurement
 
 
 def test_a_failed_measurement_falls_back_to_a_fixed_tile(tmp_path, monkeypatch):

@@ -126,12 +126,12 @@ def describe_runtime() -> str:
     try:
         import torch
 
-        from workers.device import device_name
+        from workers.device import device_name, native_bf16
 
         device = device_name()
         if device == "cuda":
             name = torch.cuda.get_device_name(0)
-            bf16 = torch.cuda.is_bf16_supported()
+            bf16 = native_bf16()
             parts.append(f"device=cuda ({name})")
             parts.append(f"dtype=fp16 where supported, else {'bf16' if bf16 else 'fp32'}; channels_last")
         else:

@@ -43,19 +43,25 @@ def choose_tile(descriptor, device: str) -> int:
         from workers.tiling import tile_for_memory
 
         free, _total = torch.cuda.mem_get_info(descriptor.device)
-        return tile_for_memory(free * CUDA_MEMORY_SHARE, bytes_per_input_pixel(descriptor), pad=TILE_PAD)
+        # what torch's allocator holds but does not use is free to us too (the driver counts it as taken)
+        idle = torch.cuda.memory_reserved(descriptor.device) - torch.cuda.memory_allocated(descriptor.device)
+        return tile_for_memory((free + idle) * CUDA_MEMORY_SHARE, bytes_per_input_pixel(descriptor), pad=TILE_PAD)
     except Exception as error:  # noqa: BLE001 - a failed measurement must not stop the job
         log.warning("could not size tiles from GPU memory (%s); using %dpx", error, CUDA_FALLBACK_TILE)
         return CUDA_FALLBACK_TILE
 
 
 def bytes_per_input_pixel(descriptor) -> float:
-    """Peak GPU memory a forward pass allocates per input pixel, measured once per loaded model. A small probe
-    counts fixed costs as if they grew with pixels, so it errs towards smaller tiles."""
-    cached = getattr(descriptor, "_pixelforge_bytes_per_pixel", None)
-    if cached is not None:
-        return cached
+    """Peak GPU memory a forward pass allocates per input pixel, measured once per loaded model and dtype (an
+    fp32 fallback needs twice fp16's). A small probe counts fixed costs as if they grew with pixels, so it errs
+    towards smaller tiles."""
     import torch
+
+    measured_by_dtype = getattr(descriptor, "_pixelforge_bytes_per_pixel", None)
+    if measured_by_dtype is None:
+        measured_by_dtype = descriptor._pixelforge_bytes_per_pixel = {}
+    if descriptor.dtype in measured_by_dtype:
+        return measured_by_dtype[descriptor.dtype]
 
     torch.cuda.synchronize(descriptor.device)
     before = torch.cuda.memory_allocated(descriptor.device)
@@ -66,7 +72,7 @@ def bytes_per_input_pixel(descriptor) -> float:
     torch.cuda.synchronize(descriptor.device)
     peak = torch.cuda.max_memory_allocated(descriptor.device) - before
     measured = max(1.0, peak / PROBE_EDGE ** 2)
-    descriptor._pixelforge_bytes_per_pixel = measured
+    measured_by_dtype[descriptor.dtype] = measured
     log.info("%s at %s: %.0f bytes of activations per input pixel", descriptor.architecture.name,
              descriptor.dtype, measured)
     return measured
@@ -115,12 +121,11 @@ def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progr
     from workers.device import device_name, run_with_fp32_fallback
     from workers.tiling import run_tiled
 
-    tile = tile or choose_tile(descriptor, device_name())
     source = _to_chw(rgb)
 
-    def run():
-        return run_tiled(descriptor, source, descriptor.scale, tile=tile, pad=TILE_PAD,
-                         device=descriptor.device, dtype=descriptor.dtype, progress=progress,
+    def run():  # the tile is chosen per run: an fp32 retry needs smaller ones than fp16
+        return run_tiled(descriptor, source, descriptor.scale, tile=tile or choose_tile(descriptor, device_name()),
+                         pad=TILE_PAD, device=descriptor.device, dtype=descriptor.dtype, progress=progress,
                          downscale=downscale)
 
     out = run_with_fp32_fallback(descriptor, run)

@@ -1,0 +1,51 @@
+"""The CUDA precision and memory-format policy (workers/device.py, workers/tiling.py), checked on the CPU: the
+choices it makes per architecture, and the conversions that must not break the models it is applied to."""
+import numpy as np
+import pytest
+import torch
+from spandrel import ModelLoader
+
+import model_factories as mf
+from workers.device import dtype_for, to_channels_last
+from workers.tiling import run_tiled
+
+
+class ModulatedConv(torch.nn.Module):
+    """StyleGAN2's modulated convolution keeps a 5-D weight, as GFPGAN's decoder does."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1, 8, 8, 3, 3))
+        self.conv = torch.nn.Conv2d(8, 8, 3)
+
+
+def test_channels_last_converts_convolutions_and_leaves_five_d_weights_alone():
+    model = ModulatedConv()
+    with pytest.raises(RuntimeError):  # what Module.to(memory_format=...) does with a 5-D parameter
+        ModulatedConv().to(memory_format=torch.channels_last)
+    to_channels_last(model)
+    assert model.conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model.weight.dim() == 5
+
+
+@pytest.mark.slow
+def test_gfpgan_takes_channels_last(tmp_path):
+    descriptor = ModelLoader().load_from_file(mf.write_gfpgan(tmp_path / "GFPGANv1.4.pth"))
+    to_channels_last(descriptor.model)
+    convs = [m for m in descriptor.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+
+
+def test_precision_per_architecture_on_cuda(tmp_path):
+    compact = ModelLoader().load_from_file(mf.write_compact(tmp_path / "c.pth"))
+    lama = ModelLoader().load_from_file(mf.write_lama(tmp_path / "big-lama.pt"))
+    assert dtype_for(compact, "cuda") == torch.float16
+    assert lama.supports_bfloat16 and dtype_for(lama, "cuda") == torch.float32  # its FFTs break in bf16
+    assert dtype_for(compact, "cpu") == torch.float32
+
+
+def test_sixteen_bit_white_survives_half_precision():
+    image = torch.tensor(np.array([[[0, 1000, 65504, 65520, 65535]]], dtype=np.int32))
+    out = run_tiled(lambda x: x, image, 1, tile=8, pad=0, dtype=torch.float16)
+    assert out.dtype == torch.int32
+    assert np.abs(out.numpy().astype(np.int64) - image.numpy()).max() <= 32  # fp16 steps near 1.0 are 1/2048
