@@ -49,6 +49,24 @@ def test_small_images_run_whole():
     assert calls == [(300, 400)]
 
 
+def test_a_region_past_the_resize_limit_is_filled_smaller_and_scaled_back(monkeypatch):
+    monkeypatch.setattr(erase_module, "RESIZE_LIMIT", 256)
+    image, mask = two_holes((1000, 900))
+    mask[:] = 0
+    mask[50:850, 50:950] = 255  # one region, 900 px across: its crop is the whole photo
+    mask[450, 60:940] = 0
+    mask[300, 20:980] = 255  # a one-pixel stroke must not vanish in the reduction
+    calls, masks = [], []
+    fill = stub_fill(calls)
+    out = erase_module.erase(image, mask, lambda crop, small_mask: masks.append(small_mask) or fill(crop, small_mask))
+    assert len(calls) == 1 and max(calls[0]) == 256
+    factor = 256 / 1000
+    assert masks[0][int(300 * factor), int(30 * factor)] == 255  # the stroke, outside the big region
+    assert out.shape == image.shape
+    assert (out[mask > 127] == (1, 2, 3)).all()
+    assert (out[mask == 0] == 200).all()
+
+
 def test_mask_is_dilated():
     mask = np.zeros((40, 40), np.uint8)
     mask[20, 20] = 255

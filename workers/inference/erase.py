@@ -2,8 +2,9 @@
 
 Big images follow IOPaint's crop strategy: above CROP_TRIGGER px on the long side, each connected mask
 region is inpainted in its own crop with CROP_MARGIN px of context, so cost follows the mask, not the
-photo. Crops are padded (symmetric) to a multiple of 8, as LaMa's FFT blocks need. Only masked pixels
-change. The released big-lama.pt is TorchScript: spandrel reads its state dict; a .pt spandrel cannot
+photo. A region longer than RESIZE_LIMIT px is filled at that size and scaled back (IOPaint's resize
+strategy), so a huge mask costs bounded time and memory. Crops are padded (symmetric) to a multiple of 8, as
+LaMa's FFT blocks need. Only masked pixels change. The released big-lama.pt is TorchScript: spandrel reads its state dict; a .pt spandrel cannot
 recognise is run as TorchScript directly.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 CROP_TRIGGER = 800
 CROP_MARGIN = 128
 DILATE_PX = 7  # masks drawn by hand stop short of soft edges and shadows
+RESIZE_LIMIT = 2048  # longest side LaMa runs at (≈ 4 MP: minutes on a CPU, a few GB on a GPU)
 
 # (H x W x 3 uint8 image, H x W uint8 mask 0/255) -> H x W x 3 uint8
 InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -103,6 +105,21 @@ def mask_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
 
 
+def _within_limit(inpaint: InpaintFn, crop: np.ndarray, crop_mask: np.ndarray) -> np.ndarray:
+    """inpaint(crop, crop_mask), run at RESIZE_LIMIT on the long side when the crop is longer, scaled back."""
+    import cv2
+
+    height, width = crop_mask.shape
+    if max(height, width) <= RESIZE_LIMIT:
+        return inpaint(crop, crop_mask)
+    factor = RESIZE_LIMIT / max(height, width)
+    size = (max(8, round(width * factor)), max(8, round(height * factor)))
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    # any coverage stays masked, so thin strokes survive the reduction
+    small_mask = np.where(cv2.resize(crop_mask, size, interpolation=cv2.INTER_AREA) > 0, 255, 0).astype(np.uint8)
+    return cv2.resize(inpaint(small, small_mask), (width, height), interpolation=cv2.INTER_CUBIC)
+
+
 def erase(image: np.ndarray, mask: np.ndarray, inpaint: InpaintFn, progress=None) -> np.ndarray:
     """Inpaint the masked pixels of ``image`` (whole image, or crop per region when the image is big)."""
     height, width = mask.shape
@@ -115,7 +132,7 @@ def erase(image: np.ndarray, mask: np.ndarray, inpaint: InpaintFn, progress=None
     for index, (x0, y0, x1, y1) in enumerate(jobs):
         # Later crops see earlier fills, as IOPaint does: overlapping regions stay consistent.
         crop, crop_mask = result[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-        filled = inpaint(np.ascontiguousarray(crop), np.ascontiguousarray(crop_mask))
+        filled = _within_limit(inpaint, np.ascontiguousarray(crop), np.ascontiguousarray(crop_mask))
         region = crop_mask > 127
         result[y0:y1, x0:x1][region] = filled[region]
         if progress is not None:
