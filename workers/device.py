@@ -85,7 +85,22 @@ def prepare(descriptor: Any, device: str | None = None) -> Any:
         descriptor.bfloat16()
     if device == "cuda":
         to_channels_last(descriptor.model)
+        refuse_non_finite_outputs(descriptor.model)
     return descriptor
+
+
+def refuse_non_finite_outputs(model: Any) -> None:
+    """Raise NonFiniteOutput from the network itself when a reduced-precision run overflows: spandrel clamps its
+    output to [0, 1] afterwards, which would turn an fp16 +Inf into white before any check of ours saw it."""
+    import torch
+
+    def check(_module, _inputs, output):
+        tensor = output[0] if isinstance(output, (tuple, list)) else output
+        if (isinstance(tensor, torch.Tensor) and tensor.dtype in (torch.float16, torch.bfloat16)
+                and not bool(torch.isfinite(tensor).all())):
+            raise NonFiniteOutput(f"non-finite output at {tensor.dtype}")
+
+    model.register_forward_hook(check)
 
 
 class NonFiniteOutput(RuntimeError):

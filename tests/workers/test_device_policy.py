@@ -6,7 +6,8 @@ import torch
 from spandrel import ModelLoader
 
 import model_factories as mf
-from workers.device import dtype_for, to_channels_last
+from workers.device import NonFiniteOutput, dtype_for, refuse_non_finite_outputs, run_with_fp32_fallback
+from workers.device import to_channels_last
 from workers.tiling import run_tiled
 
 
@@ -49,3 +50,33 @@ def test_sixteen_bit_white_survives_half_precision():
     out = run_tiled(lambda x: x, image, 1, tile=8, pad=0, dtype=torch.float16)
     assert out.dtype == torch.int32
     assert np.abs(out.numpy().astype(np.int64) - image.numpy()).max() <= 32  # fp16 steps near 1.0 are 1/2048
+
+
+class Amplifier(torch.nn.Module):
+    """Overflows fp16 (max 65504) on any input above 0.66; spandrel would clamp the +Inf to 1 afterwards."""
+
+    def __init__(self):
+        super().__init__()
+        self.gain = torch.nn.Parameter(torch.tensor(1e5))
+
+    def forward(self, x):
+        return x * self.gain
+
+
+def test_half_precision_overflow_is_caught_before_clamping_and_retried_in_float32():
+    model = Amplifier().half()
+    refuse_non_finite_outputs(model)
+    x = torch.ones(1, 3, 4, 4)
+    with pytest.raises(NonFiniteOutput):
+        model(x.half())
+
+    class Descriptor:  # the part of spandrel's descriptor the fallback uses
+        dtype = torch.float16
+
+        def float(self):
+            model.float()
+            self.dtype = torch.float32
+
+    descriptor = Descriptor()
+    out = run_with_fp32_fallback(descriptor, lambda: model(x.to(descriptor.dtype)).clamp(0, 1))
+    assert descriptor.dtype == torch.float32 and bool((out == 1).all())
