@@ -96,6 +96,11 @@ def check(arch: str, device: str, size: int, repeats: int) -> dict:
             whole = run_tiled(reference, source, reference.scale, tile=10_000, pad=0, device=device)
             tiled = run_tiled(reference, source, reference.scale, tile=side // 2, pad=32, device=device)
             row["tiled_vs_untiled_db"] = psnr(whole.float() / 255, tiled.float() / 255)
+    if device == "cuda" and arch not in ("lama", "gfpgan-1.4"):
+        from workers.inference.upscale import bytes_per_input_pixel, choose_tile
+
+        # what a job would get now, and the measurement it rests on (calibrates the sizing on this GPU)
+        row["tile"] = f"{choose_tile(policy, device)} px, {bytes_per_input_pixel(policy) / 1024:.1f} KiB/px"
     if device == "cuda":
         row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
         torch.cuda.reset_peak_memory_stats()
@@ -125,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         tiled = row.get("tiled_vs_untiled_db")
         line = (f"{row['arch']:<22}{row['dtype']:<10}{row['input']:<10}{row['policy_vs_fp32_db']:>15.1f}"
                 f"{(f'{tiled:.1f}' if tiled is not None else '-'):>15}{row['seconds']:>10.3f}")
-        print(line + (f"{row['peak_gib']:>10.2f}" if "peak_gib" in row else ""))
+        print(line + (f"{row['peak_gib']:>10.2f}" if "peak_gib" in row else "")
+              + (f"   tile from free memory: {row['tile']}" if "tile" in row else ""))
         failed |= row["policy_vs_fp32_db"] < 30 or (tiled is not None and tiled < 50)
     print("FAIL: agreement below 30 dB (precision) or 50 dB (tiling)" if failed else "all checks passed")
     return 1 if failed else 0
