@@ -96,14 +96,14 @@ def check(arch: str, device: str, size: int, repeats: int) -> dict:
             whole = run_tiled(reference, source, reference.scale, tile=10_000, pad=0, device=device)
             tiled = run_tiled(reference, source, reference.scale, tile=side // 2, pad=32, device=device)
             row["tiled_vs_untiled_db"] = psnr(whole.float() / 255, tiled.float() / 255)
+    if device == "cuda":
+        row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
+        torch.cuda.reset_peak_memory_stats()
     if device == "cuda" and arch not in ("lama", "gfpgan-1.4"):
         from workers.inference.upscale import bytes_per_input_pixel, choose_tile
 
         # what a job would get now, and the measurement it rests on (calibrates the sizing on this GPU)
         row["tile"] = f"{choose_tile(policy, device)} px, {bytes_per_input_pixel(policy) / 1024:.1f} KiB/px"
-    if device == "cuda":
-        row["peak_gib"] = torch.cuda.max_memory_allocated() / 2 ** 30
-        torch.cuda.reset_peak_memory_stats()
     return row
 
 
