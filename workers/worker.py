@@ -115,6 +115,17 @@ def device_sized_worker_class():
     return DeviceSizedWorker
 
 
+def _warn_about_gpu_providers() -> None:
+    try:
+        from workers.inference.background import gpu_provider_problem
+
+        problem = gpu_provider_problem(device.device_name())
+    except ImportError:  # no torch: classical engines only, nothing to warn about
+        return
+    if problem:
+        log.warning(problem)
+
+
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
     """Work the queue until stopped (or, with burst, until it is empty)."""
     from rq import Queue
@@ -126,6 +137,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
     heartbeat = Heartbeat(app, redis, name)
     limit_torch_threads(app)
     log.info("worker %s starting: %s", name, describe_runtime())
+    _warn_about_gpu_providers()
     check_redis_policy(app, redis)
     heartbeat.beat()
     with app.app_context():

@@ -95,11 +95,21 @@ def list_models(device: str) -> None:
         name = reg.installed_model_for(op, params, folder, device)
         if name:
             engine = f"model {name}"
+            if op == reg.REMOVE_BACKGROUND and _onnx_problem(device):
+                engine += " (will fail: see the note below)"
         elif op == reg.INPAINT:
             engine = "unavailable (needs: pixelforge models pull sd-inpainting)"
         else:
             engine = "classical"
         click.echo(f"  {label:<18} {engine}")
+    if _onnx_problem(device):
+        click.echo(f"\nnote: {_onnx_problem(device)}")
+
+
+def _onnx_problem(device: str) -> str | None:
+    from workers.inference.background import gpu_provider_problem
+
+    return gpu_provider_problem(device)
 
 
 def _fetch_once(url: str, part: Path, spec: reg.ModelFile, timeout: float, show_progress: bool) -> None:

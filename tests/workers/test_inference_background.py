@@ -73,6 +73,24 @@ def test_gpu_host_without_cuda_provider_is_not_silently_cpu(monkeypatch):
     assert onnx_providers("cuda") == ["CPUExecutionProvider"]
 
 
+def test_the_missing_gpu_provider_is_announced_before_any_job(monkeypatch, caplog):
+    import onnxruntime
+
+    from workers import device
+    from workers.inference.background import gpu_provider_problem
+    from workers.worker import _warn_about_gpu_providers
+
+    monkeypatch.delenv("PIXELFORGE_ONNX_ALLOW_CPU", raising=False)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    assert gpu_provider_problem("cpu") is None
+    assert "requirements-gpu.txt" in gpu_provider_problem("cuda")
+    monkeypatch.setattr(device, "device_name", lambda: "cuda")
+    _warn_about_gpu_providers()  # what a worker logs at start
+    assert "background-removal models will fail" in caplog.text
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert gpu_provider_problem("cuda") is None
+
+
 @pytest.mark.slow
 def test_alpha_matting(models_dir):
     params = {"format": "png", "alpha_matting": True}

@@ -53,6 +53,22 @@ def test_list_shows_models_and_engines(models_dir, runner):
     assert "2.1 GB" in sd_row and "sha256 + pinned revision" in sd_row
 
 
+def test_list_on_a_gpu_host_without_onnxruntime_gpu_says_background_models_will_fail(models_dir, runner,
+                                                                                      monkeypatch):
+    import onnxruntime
+
+    monkeypatch.delenv("PIXELFORGE_ONNX_ALLOW_CPU", raising=False)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    folder = models_dir / "rembg-isnet-general-use"
+    folder.mkdir()
+    (folder / "isnet-general-use.onnx").write_bytes(b"installed")
+    result = runner.invoke(cli.models, ["list", "--device", "cuda"])
+    assert result.exit_code == 0, result.output
+    assert "model rembg-isnet-general-use (will fail: see the note below)" in result.output
+    assert "requirements-gpu.txt" in result.output
+    assert "requirements-gpu.txt" not in runner.invoke(cli.models, ["list", "--device", "cpu"]).output
+
+
 def test_add_then_list_and_verify_a_custom_upscaler(models_dir, runner, tmp_path):
     weights = mf.write_compact(tmp_path / "realesr-general-x4v3.pth")
     refused = runner.invoke(cli.models, ["add", "realesr-general-x4v3", str(weights)])

@@ -23,6 +23,21 @@ log = logging.getLogger(__name__)
 _SESSION_NAMES = {LOAD_REMBG_U2NET: "u2net_custom", LOAD_REMBG_ISNET: "dis_custom"}
 
 
+def gpu_provider_problem(device: str) -> str | None:
+    """Why background models would fail on this GPU host (onnxruntime without CUDA), or None. For start-up
+    messages: jobs themselves raise EngineUnavailable from onnx_providers."""
+    if device != "cuda" or os.environ.get("PIXELFORGE_ONNX_ALLOW_CPU") == "1":
+        return None
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return None
+    return ("onnxruntime has no CUDA provider on this GPU host, so background-removal models will fail: install "
+            "requirements-gpu.txt (onnxruntime-gpu), or set PIXELFORGE_ONNX_ALLOW_CPU=1 to run them on the CPU")
+
+
 def onnx_providers(device: str) -> list[str]:
     """Execution providers for this device; raises EngineUnavailable rather than silently using the CPU
     on a GPU host."""
