@@ -42,12 +42,12 @@ class Defaults:
         "erase-object": 300,
         "inpaint": 1800,
     }
-    GPU_JOB_TIMEOUTS = {  # the same on a CUDA worker, where a job that takes longer is stuck, not slow
-        "upscale": 120,
-        "remove-background": 60,
+    GPU_JOB_TIMEOUTS = {  # the same when a model runs it on a CUDA worker: longer there is stuck, not slow
+        "upscale": 180,
+        "remove-background": 300,  # alpha matting and the pre/post-processing run on the CPU even then
         "restore-face": 120,
-        "enhance": 60,
-        "erase-object": 120,
+        "enhance": 120,
+        "erase-object": 180,
         "inpaint": 300,
     }
     WORKER_HEARTBEAT_SECONDS = 5.0

@@ -101,15 +101,31 @@ def limit_torch_threads(app: Flask) -> None:
     torch.set_num_threads(threads)
 
 
+def time_limit(job_id: str, operation: str) -> int:
+    """The job's time limit here: GPU_JOB_TIMEOUTS only when a model engine will run it on CUDA; a classical
+    engine (no model installed) runs at CPU speed on any host, so it keeps the CPU limit."""
+    from flask import current_app
+
+    from workers.registry import installed_model_for
+
+    runs_on = device.device_name()
+    if runs_on == "cuda":
+        params = db.session.scalar(db.select(Job.params).where(Job.id == job_id)) or {}
+        db.session.rollback()  # a read only: leave no transaction open for run_job
+        if installed_model_for(operation, params, current_app.config["MODELS_DIR"], runs_on) is None:
+            runs_on = "cpu"
+    return job_timeout(operation, runs_on)
+
+
 def device_sized_worker_class():
-    """RQ's SimpleWorker, with each job's time limit sized for this worker's device before it starts."""
+    """RQ's SimpleWorker, with each job's time limit sized for how it will run here before it starts."""
     from rq import SimpleWorker
 
     class DeviceSizedWorker(SimpleWorker):
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
             if operation:
-                job.timeout = job_timeout(operation, device.device_name())
+                job.timeout = time_limit(job.id, operation)
             return super().perform_job(job, queue, *args, **kwargs)
 
     return DeviceSizedWorker

@@ -144,22 +144,29 @@ def test_job_timeout_fails_and_refunds(app, api, work_queue, monkeypatch):
     assert api.user.credits == 10
 
 
-@pytest.mark.parametrize("device_kind, status", [("cuda", "failed"), ("cpu", "done")])
-def test_the_time_limit_is_sized_for_the_workers_device(app, api, monkeypatch, device_kind, status):
+@pytest.mark.parametrize("device_kind, model_installed, status", [
+    ("cuda", True, "failed"),  # a model on the GPU: the GPU's (here 1 s) limit
+    ("cuda", False, "done"),  # the classical engine runs at CPU speed on any host: the CPU limit
+    ("cpu", True, "done"),
+])
+def test_the_time_limit_is_sized_for_how_the_job_runs(app, api, monkeypatch, device_kind, model_installed,
+                                                      status):
     import time
+    from pathlib import Path
 
     from rq import Queue
 
     from pixelforge.queue import get_redis
-    from workers import device
+    from workers import device, inference
     from workers.worker import device_sized_worker_class
 
     app.config["GPU_JOB_TIMEOUTS"] = {**app.config["GPU_JOB_TIMEOUTS"], "enhance": 1}
     monkeypatch.setattr(device, "device_name", lambda: device_kind)
-    from workers.engines import enhance
-
-    slow = enhance.classical_enhance
-    monkeypatch.setattr(enhance, "classical_enhance", lambda inp: time.sleep(1.5) or slow(inp))
+    if model_installed:  # present on disk; the run itself is a stand-in that takes 1.5 s
+        weights = Path(app.config["MODELS_DIR"]) / "realesrgan-x2plus" / "RealESRGAN_x2plus.pth"
+        weights.parent.mkdir(parents=True)
+        weights.write_bytes(b"stand-in")
+    monkeypatch.setattr(inference, "run_model_engine", lambda *args: time.sleep(1.5))  # then classical serves
     job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
     redis = get_redis()
     device_sized_worker_class()([Queue(app.config["QUEUE_NAME"], connection=redis)], connection=redis).work(
