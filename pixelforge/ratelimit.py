@@ -12,10 +12,13 @@ retrying after Retry-After always succeeds. One script call per request; it can 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
 from dataclasses import dataclass
+
+from limits.storage import RedisStorage
 
 from pixelforge.extensions import limiter
 from pixelforge.plans import Plan, read_rpm
@@ -80,16 +83,13 @@ class RateLimited(Exception):
 
 def redis_client():
     """flask-limiter's Redis client, or None when its storage is not Redis (memory:// without REDIS_URL)."""
-    from limits.storage import RedisStorage
-
     return limiter.storage.storage if isinstance(limiter.storage, RedisStorage) else None
 
 
+@functools.lru_cache(maxsize=8)
 def _script(client):
-    script = getattr(client, "_pixelforge_moving_window", None)
-    if script is None:
-        script = client._pixelforge_moving_window = client.register_script(_MOVING_WINDOW)
-    return script
+    """The moving-window script bound to client (redis-py loads it on first use, and again after a restart)."""
+    return client.register_script(_MOVING_WINDOW)
 
 
 def _count_in_memory(key: str, per_minute: int) -> RateDecision:

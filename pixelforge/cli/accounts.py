@@ -12,17 +12,13 @@ def with_app(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        from pixelforge import create_app
         from pixelforge.accounts import AccountError
+        from pixelforge.cli.processes import service_app
         from pixelforge.keys import KeyNotFound
         from pixelforge.plans import UnknownPlan
-        from pixelforge.redis_server import running_url
 
-        app = create_app()
-        embedded = None if app.config["REDIS_URL"] else running_url(app.instance_path)
-        if embedded:  # a running `serve`: revocations and plan changes must reach its cached keys (keycache)
-            app = create_app({"REDIS_URL": embedded})
-        with app.app_context():
+        # on a running `serve`'s Redis, so revocations and plan changes reach its cached keys (keycache)
+        with service_app().app_context():
             try:
                 return command(*args, **kwargs)
             except (AccountError, KeyNotFound, UnknownPlan) as exc:

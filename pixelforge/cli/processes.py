@@ -29,15 +29,21 @@ def serve(host: str, port: int, job_workers: int) -> None:
 @click.option("--max-jobs", type=int, default=None, help="Exit after this many jobs (a supervisor restarts it).")
 def worker(burst: bool, max_jobs: int | None) -> None:
     """Run one job worker (needs REDIS_URL, or the embedded Redis of a running `pixelforge serve`)."""
-    from pixelforge import create_app
-    from pixelforge.redis_server import running_url
     from workers.worker import run_worker
 
-    app = create_app()
+    app = service_app()
     if not app.config["REDIS_URL"]:
-        url = running_url(app.instance_path)
-        if url is None:
-            raise click.ClickException("no REDIS_URL set and no embedded Redis running; start `pixelforge serve` "
-                                       "or set REDIS_URL")
-        app.config["REDIS_URL"] = url
+        raise click.ClickException("no REDIS_URL set and no embedded Redis running; start `pixelforge serve` "
+                                   "or set REDIS_URL")
     run_worker(app, burst=burst, max_jobs=max_jobs)
+
+
+def service_app():
+    """The app, on the Redis of a `pixelforge serve` running on this instance when no REDIS_URL is configured,
+    so a command shares its queue, rate limits and key cache; without either, the app as configured."""
+    from pixelforge import create_app
+    from pixelforge.redis_server import running_url
+
+    app = create_app()
+    url = None if app.config["REDIS_URL"] else running_url(app.instance_path)
+    return create_app({"REDIS_URL": url}) if url else app
