@@ -45,27 +45,36 @@ def rrdbnet_state_dict(scale: int = 4, num_feat: int = 8, num_block: int = 1, nu
 
 
 def write_rrdbnet(path: Path, scale: int = 4, **kwargs) -> Path:
-    """Save like RealESRGAN_x{2,4}plus.pth: {"params_ema": state_dict}."""
+    """Save like RealESRGAN_x{2,4}plus.pth: {"params_ema": state_dict}; a .safetensors path gets the bare
+    state dict, as community upscalers ship it."""
     import torch
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"params_ema": rrdbnet_state_dict(scale, **kwargs)}, path)
+    state = rrdbnet_state_dict(scale, **kwargs)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file(state, str(path))
+    else:
+        torch.save({"params_ema": state}, path)
     return path
 
 
-def write_compact(path: Path, scale: int = 4, num_feat: int = 8, num_conv: int = 4, seed: int = 0) -> Path:
-    """SRVGGNetCompact like realesr-general-x4v3.pth: {"params": body.N convs and PReLUs}."""
+def write_compact(path: Path, scale: int = 4, num_feat: int = 8, num_conv: int = 4, seed: int = 0,
+                  channels: int = 3) -> Path:
+    """SRVGGNetCompact like realesr-general-x4v3.pth: {"params": body.N convs and PReLUs}. ``channels`` other
+    than 3 makes a model spandrel loads but our engines cannot feed (e.g. 1: greyscale)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     sd: dict[str, torch.Tensor] = {}
-    sd["body.0.weight"], sd["body.0.bias"] = _conv(gen, num_feat, 3, 0.5)
+    sd["body.0.weight"], sd["body.0.bias"] = _conv(gen, num_feat, channels, 0.5)
     sd["body.1.weight"] = torch.full((num_feat,), 0.25)
     for i in range(num_conv):
         sd[f"body.{2 + 2 * i}.weight"], sd[f"body.{2 + 2 * i}.bias"] = _conv(gen, num_feat, num_feat, 0.5)
         sd[f"body.{3 + 2 * i}.weight"] = torch.full((num_feat,), 0.25)
     last = 2 + 2 * num_conv
-    sd[f"body.{last}.weight"], sd[f"body.{last}.bias"] = _conv(gen, 3 * scale * scale, num_feat, 0.5)
+    sd[f"body.{last}.weight"], sd[f"body.{last}.bias"] = _conv(gen, channels * scale * scale, num_feat, 0.5)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"params": sd}, path)
     return path
@@ -101,21 +110,20 @@ def write_lama(path: Path, seed: int = 0) -> Path:
     return path
 
 
-def write_u2net_like_onnx(path: Path, size: int = 320) -> Path:
-    """An ONNX graph with U^2-Net's signature for rembg's u2net_custom session: input "input.1"
-    (1,3,H,W) float, seven (1,1,H,W) outputs; d1 is a smooth saliency map (bright where the image is red)."""
+def _write_saliency_onnx(path: Path, graph_name: str, input_name: str, output_names: list[str], size: int) -> Path:
+    """A one-layer ONNX saliency net: (1,3,size,size) float in, each output (1,1,size,size) the same smooth
+    map, bright where the image is red (a 1x1 conv weighting R against G and B, then a sigmoid)."""
     import onnx
     from onnx import TensorProto, helper
 
     weights = helper.make_tensor("w", TensorProto.FLOAT, [1, 3, 1, 1], [2.0, -1.0, -1.0])
-    nodes = [helper.make_node("Conv", ["input.1", "w"], ["logit"]),
-             helper.make_node("Sigmoid", ["logit"], ["d1"])]
-    outputs = [helper.make_tensor_value_info("d1", TensorProto.FLOAT, [1, 1, size, size])]
-    for i in range(2, 8):
-        nodes.append(helper.make_node("Identity", ["d1"], [f"d{i}"]))
-        outputs.append(helper.make_tensor_value_info(f"d{i}", TensorProto.FLOAT, [1, 1, size, size]))
-    graph = helper.make_graph(nodes, "u2net_like",
-                              [helper.make_tensor_value_info("input.1", TensorProto.FLOAT, [1, 3, size, size])],
+    first = output_names[0]
+    nodes = [helper.make_node("Conv", [input_name, "w"], ["logit"]),
+             helper.make_node("Sigmoid", ["logit"], [first])]
+    nodes += [helper.make_node("Identity", [first], [name]) for name in output_names[1:]]
+    outputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 1, size, size]) for name in output_names]
+    graph = helper.make_graph(nodes, graph_name,
+                              [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, [1, 3, size, size])],
                               outputs, initializer=[weights])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
@@ -123,6 +131,19 @@ def write_u2net_like_onnx(path: Path, size: int = 320) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
     return path
+
+
+def write_u2net_like_onnx(path: Path, size: int = 320) -> Path:
+    """An ONNX graph with U^2-Net's signature for rembg's u2net_custom session: input "input.1"
+    (1,3,H,W) float, seven (1,1,H,W) outputs d1..d7, of which rembg reads d1."""
+    return _write_saliency_onnx(path, "u2net_like", "input.1", [f"d{i}" for i in range(1, 8)], size)
+
+
+def write_isnet_like_onnx(path: Path, size: int = 1024) -> Path:
+    """An ONNX graph shaped like isnet-general-use for rembg's dis_custom session, which resizes every image to
+    1024x1024, feeds the graph's first input and reads channel 0 of its first output (here one of six)."""
+    return _write_saliency_onnx(path, "isnet_like", "input_image", ["output"] + [f"side{i}" for i in range(2, 7)],
+                                size)
 
 
 def _bytes_to_unicode() -> dict[int, str]:

@@ -26,6 +26,9 @@ LOAD_REMBG_ISNET = "rembg-dis-custom"
 LOAD_OPENCV_YUNET = "opencv-yunet"
 LOAD_DIFFUSERS_INPAINT = "diffusers-inpaint"
 
+# The suffixes spandrel 0.4.2's ModelLoader reads (it picks TorchScript, pickle or safetensors by suffix).
+SPANDREL_SUFFIXES = (".pth", ".pt", ".ckpt", ".safetensors")
+
 
 class RegistryError(KeyError):
     """Base class for registry look-up errors."""
@@ -261,11 +264,41 @@ def model_dir(models_dir: Path, name: str) -> Path:
     return Path(models_dir) / REGISTRY.get(name).name
 
 
+def file_variants(entry: ModelEntry, spec: ModelFile) -> list[str]:
+    """Paths (relative to the model's folder) a file may be installed under: its registry path and, for a
+    spandrel entry, the same name with each other suffix spandrel loads. `models add` keeps a custom file's
+    own suffix because spandrel picks its reader by the suffix (a .safetensors renamed .pth would not load)."""
+    if entry.loader != LOAD_SPANDREL:
+        return [spec.path]
+    suffix = Path(spec.path).suffix
+    stem = spec.path[: -len(suffix)] if suffix else spec.path  # not Path.with_suffix: "GFPGANv1.4.pth"
+    return [spec.path] + [stem + other for other in SPANDREL_SUFFIXES if other != suffix.lower()]
+
+
+def installed_variants(folder: Path, entry: ModelEntry, spec: ModelFile) -> list[Path]:
+    """The variants of ``spec`` that exist under the model's folder, the registry path first."""
+    return [Path(folder) / v for v in file_variants(entry, spec) if (Path(folder) / v).is_file()]
+
+
+def installed_file(folder: Path, entry: ModelEntry, spec: ModelFile) -> Path:
+    """Where ``spec`` is installed under the model's folder: the registry path, else a custom file of another
+    format added in its place; the registry path when neither exists (so errors name the expected file)."""
+    found = installed_variants(folder, entry, spec)
+    return found[0] if found else Path(folder) / spec.path
+
+
+def weights_file(name: str, models_dir: Path) -> Path:
+    """The installed weights of a single-file model (what the worker's loaders open)."""
+    entry = REGISTRY.get(name)
+    return installed_file(Path(models_dir) / entry.name, entry, entry.files[0])
+
+
 def is_installed(name: str, models_dir: Path) -> bool:
-    """All of the model's files (and those of the models it requires) exist; no hashing."""
+    """All of the model's files (in any format its loader reads) and those of the models it requires exist;
+    no hashing."""
     entry = REGISTRY.get(name)
     base = Path(models_dir) / entry.name
-    if not all((base / f.path).is_file() for f in entry.files):
+    if not all(installed_file(base, entry, f).is_file() for f in entry.files):
         return False
     return all(is_installed(dep, models_dir) for dep in entry.requires)
 

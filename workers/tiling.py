@@ -39,14 +39,16 @@ def tile_boxes(height: int, width: int, tile: int) -> list[tuple[int, int, int, 
             for y in range(0, height, th) for x in range(0, width, tw)]
 
 
-def _is_oom(error: BaseException) -> bool:
+def is_out_of_memory(error: BaseException) -> bool:
+    """A CUDA (or other torch allocator) out-of-memory error, worth retrying with less work at once."""
     import torch
 
     oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
     return isinstance(error, oom) or "out of memory" in str(error).lower()
 
 
-def _free_cuda() -> None:
+def free_cuda_memory() -> None:
+    """Return cached CUDA blocks; call it outside the ``except`` block, whose traceback pins the failed tensors."""
     import torch
 
     if torch.cuda.is_available():
@@ -136,9 +138,9 @@ def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, d
             with torch.inference_mode():
                 return _one_pass(model, image, scale, TilePlan(size, pad), device, dtype, progress, downscale)
         except Exception as error:  # noqa: BLE001 - only OOM is handled; everything else re-raised
-            if not _is_oom(error) or size <= min_tile:
+            if not is_out_of_memory(error) or size <= min_tile:
                 raise
         # Outside the except block: its traceback no longer holds the failed pass's tensors, so they can go.
-        _free_cuda()
+        free_cuda_memory()
         size = max(min_tile, size // 2)
         log.warning("out of memory; retrying with %dpx tiles", size)

@@ -3,7 +3,8 @@
 Weights are fetched only here, never at request time. Every file is checked against its published SHA-256
 (or upstream's MD5 where that is all there is); a file with no published checksum needs --allow-unverified.
 Hugging Face models are pulled at a pinned commit, which pins every file's content, and their weights are then
-re-hashed against the hub's published SHA-256.
+re-hashed against the hub's published SHA-256. `add` installs custom spandrel weights in any format spandrel
+reads, under the registry file's name with the custom file's own suffix, and replaces a folder model whole.
 """
 from __future__ import annotations
 
@@ -208,16 +209,25 @@ def pull(names: tuple[str, ...], allow_unverified: bool) -> None:
                 dest = target / f.path
                 if dest.exists() and not reg.check_file(dest, f):
                     click.echo(f"{e.name}: {f.path} already installed")
-                    continue
-                if f.url is None:
-                    raise click.ClickException(f"{e.name}: {f.path} has no download URL; use `models add`")
-                download(f.url, dest, f)
+                else:
+                    if f.url is None:
+                        raise click.ClickException(f"{e.name}: {f.path} has no download URL; use `models add`")
+                    download(f.url, dest, f)
+                _remove_other_variants(e, f, target, keep=dest)
         (target / UNVERIFIED_MARKER).unlink(missing_ok=True)  # every file now matches its published checksum
         click.echo(f"{e.name}: installed in {target}")
 
 
+def _remove_other_variants(entry: reg.ModelEntry, spec: reg.ModelFile, target: Path, keep: Path) -> None:
+    """Delete the entry's file in other formats than ``keep`` (an earlier custom add), so only one is installed."""
+    for path in reg.installed_variants(target, entry, spec):
+        if path != keep:
+            path.unlink()
+
+
 def _check_spandrel(entry: reg.ModelEntry, source: Path) -> None:
-    """A custom file under a spandrel entry must be an architecture spandrel knows, for the same purpose."""
+    """A custom file under a spandrel entry must be an architecture spandrel knows, for the same purpose, taking
+    RGB input (the engines feed 3 channels; a grey or RGBA model would only fail at job time)."""
     try:
         from spandrel import ModelLoader
 
@@ -227,8 +237,92 @@ def _check_spandrel(entry: reg.ModelEntry, source: Path) -> None:
     wanted = SPANDREL_PURPOSE.get(entry.operation)
     if wanted and descriptor.purpose != wanted:
         raise click.ClickException(f"{source.name} is a {descriptor.purpose} model; {entry.name} needs {wanted}")
+    if descriptor.input_channels != 3:
+        raise click.ClickException(f"{source.name} takes {descriptor.input_channels}-channel input; "
+                                   f"{entry.name} needs a 3-channel (RGB) model")
     if entry.scale and getattr(descriptor, "scale", entry.scale) != entry.scale:
         click.echo(f"note: {source.name} is {descriptor.scale}x; output is resized to the requested scale", err=True)
+
+
+def _swap_in_folder(source: Path, target: Path, unverified: bool) -> None:
+    """Copy ``source`` into a temporary sibling of ``target`` and swap it in, so the earlier install goes as a
+    whole (its leftovers, e.g. pulled *.fp16.safetensors that diffusers prefers, cannot outlive it) and a
+    failed copy leaves it as it was."""
+    staging = target.with_name(f".{target.name}.adding-{os.getpid()}")
+    retired = target.with_name(f".{target.name}.replaced-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(source, staging)
+        marker = staging / UNVERIFIED_MARKER
+        if unverified:
+            marker.write_text("{}")  # no per-file digests: verify checks only that `files` are present
+        else:
+            marker.unlink(missing_ok=True)
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise click.ClickException(f"copying {source} failed ({error}); {target} is left as it was") from None
+    had_install = target.exists()
+    if had_install:
+        os.replace(target, retired)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        if had_install:
+            os.replace(retired, target)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def _add_folder(entry: reg.ModelEntry, source: Path, target: Path, allow_unverified: bool) -> None:
+    """Install a diffusers folder in place of any earlier install of the entry."""
+    hub = entry.hub
+    assert hub is not None
+    if not source.is_dir():
+        raise click.ClickException(f"{entry.name} is a folder model; give the folder")
+    missing = [f.path for f in entry.files if not (source / f.path).is_file()]
+    if missing:
+        raise click.ClickException(f"{source} lacks {', '.join(missing)}")
+    problems = _flat(reg.check_files(source, hub.published)) if hub.published else ["no published checksum"]
+    if problems and not allow_unverified:
+        raise click.ClickException(f"{source} cannot be proven to be {hub.repo_id}@{hub.revision}: "
+                                   + "; ".join(problems) + " (use `models pull`, or --allow-unverified to "
+                                   "install it anyway)")
+    _swap_in_folder(source, target, unverified=bool(problems))
+    if problems:
+        click.echo(f"{entry.name}: copied {source} to {target} (unverified)")
+    else:
+        click.echo(f"{entry.name}: copied {source} to {target} (weights verified by sha256; "
+                   "the small configs have no published hash)")
+
+
+def _add_file(entry: reg.ModelEntry, source: Path, target: Path, allow_unverified: bool) -> None:
+    """Install one weights file. A spandrel entry takes any format spandrel reads and keeps its suffix (the
+    loader picks its reader by it), under the registry file's name; the entry's file in another format goes."""
+    if source.is_dir() or len(entry.files) != 1:
+        raise click.ClickException(f"{entry.name} takes one file ({entry.files[0].path})")
+    spec = entry.files[0]
+    by_suffix = {Path(v).suffix.lower(): v for v in reg.file_variants(entry, spec)}
+    relative = by_suffix.get(source.suffix.lower())
+    if relative is None:
+        raise click.ClickException(f"{entry.name} expects a {' or '.join(by_suffix)} file, got {source.name}")
+    problems = reg.check_file(source, spec) if spec.verifiable else ["no published checksum"]
+    if problems and not allow_unverified:
+        raise click.ClickException(f"{source.name} does not match {entry.name}: " + "; ".join(problems)
+                                   + " (use --allow-unverified to install it anyway)")
+    if problems and entry.loader == reg.LOAD_SPANDREL:
+        _check_spandrel(entry, source)
+    target.mkdir(parents=True, exist_ok=True)
+    dest = target / relative
+    shutil.copyfile(source, dest.with_name(dest.name + ".part"))
+    os.replace(dest.with_name(dest.name + ".part"), dest)
+    _remove_other_variants(entry, spec, target, keep=dest)
+    marker = target / UNVERIFIED_MARKER
+    if problems:
+        marker.write_text(json.dumps({relative: reg.file_digests(dest)[0]}))
+        click.echo(f"{entry.name}: installed {source.name} as {relative} unverified ({'; '.join(problems)})")
+    else:
+        marker.unlink(missing_ok=True)
+        click.echo(f"{entry.name}: installed {source.name} (checksum verified)")
 
 
 @models.command("add")
@@ -237,53 +331,14 @@ def _check_spandrel(entry: reg.ModelEntry, source: Path) -> None:
 @click.option("--allow-unverified", is_flag=True,
               help="Install a file whose checksum differs from (or lacks) the published one.")
 def add(name: str, source: Path, allow_unverified: bool) -> None:
-    """Copy a model file (or a diffusers folder) you already have into the models folder."""
+    """Copy a model file (or a diffusers folder) you already have into the models folder, replacing the
+    model's earlier install. Upscalers, GFPGAN and LaMa take .pth, .pt, .ckpt or .safetensors."""
     entry = _entry(name)
     target = models_dir() / entry.name
     if entry.hub is not None:
-        if not source.is_dir():
-            raise click.ClickException(f"{name} is a folder model; give the folder")
-        missing = [f.path for f in entry.files if not (source / f.path).is_file()]
-        if missing:
-            raise click.ClickException(f"{source} lacks {', '.join(missing)}")
-        published = entry.hub.published
-        problems = _flat(reg.check_files(source, published)) if published else ["no published checksum"]
-        if problems and not allow_unverified:
-            raise click.ClickException(f"{source} cannot be proven to be {entry.hub.repo_id}@{entry.hub.revision}: "
-                                       + "; ".join(problems) + " (use `models pull`, or --allow-unverified to "
-                                       "install it anyway)")
-        shutil.copytree(source, target, dirs_exist_ok=True)
-        marker = target / UNVERIFIED_MARKER
-        if problems:
-            marker.write_text("{}")  # no per-file digests: verify checks only that `files` are present
-            click.echo(f"{name}: copied {source} to {target} (unverified)")
-        else:
-            marker.unlink(missing_ok=True)
-            click.echo(f"{name}: copied {source} to {target} (weights verified by sha256; "
-                       "the small configs have no published hash)")
-        return
-    if source.is_dir() or len(entry.files) != 1:
-        raise click.ClickException(f"{name} takes one file ({entry.files[0].path})")
-    spec = entry.files[0]
-    if source.suffix.lower() != Path(spec.path).suffix.lower():
-        raise click.ClickException(f"{name} expects a {Path(spec.path).suffix} file, got {source.name}")
-    problems = reg.check_file(source, spec) if spec.verifiable else ["no published checksum"]
-    if problems and not allow_unverified:
-        raise click.ClickException(f"{source.name} does not match {name}: " + "; ".join(problems)
-                                   + " (use --allow-unverified to install it anyway)")
-    if problems and entry.loader == reg.LOAD_SPANDREL:
-        _check_spandrel(entry, source)
-    target.mkdir(parents=True, exist_ok=True)
-    dest = target / spec.path
-    shutil.copyfile(source, dest.with_name(dest.name + ".part"))
-    os.replace(dest.with_name(dest.name + ".part"), dest)
-    marker = target / UNVERIFIED_MARKER
-    if problems:
-        marker.write_text(json.dumps({spec.path: reg.file_digests(dest)[0]}))
-        click.echo(f"{name}: installed {source.name} unverified ({'; '.join(problems)})")
+        _add_folder(entry, source, target, allow_unverified)
     else:
-        marker.unlink(missing_ok=True)
-        click.echo(f"{name}: installed {source.name} (checksum verified)")
+        _add_file(entry, source, target, allow_unverified)
 
 
 @models.command("verify")
@@ -299,10 +354,11 @@ def verify(names: tuple[str, ...]) -> None:
         custom = json.loads(marker.read_text()) if marker.is_file() else None  # {path: sha256 when added}
         problems = []
         for f in e.files:
-            path = target / f.path
-            if custom and f.path in custom and path.is_file():
-                if reg.file_digests(path)[0] != custom[f.path]:
-                    problems.append(f"{f.path}: changed since it was added")
+            path = reg.installed_file(target, e, f)  # a custom add may have kept another suffix
+            relative = path.relative_to(target).as_posix()
+            if custom and relative in custom and path.is_file():
+                if reg.file_digests(path)[0] != custom[relative]:
+                    problems.append(f"{relative}: changed since it was added")
             else:
                 problems += reg.check_file(path, f)
         if e.hub and custom is None:

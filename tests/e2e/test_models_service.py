@@ -74,6 +74,21 @@ def test_added_upscaler_serves_the_next_job_without_restart(service, tmp_path):
     assert result.size == (96, 64) and result.mode == "RGBA"
 
 
+def test_a_safetensors_upscaler_added_over_the_pth_serves_the_next_job(service, tmp_path):
+    key = service.user_with_key("safetensors@example.com", credits=20)
+    headers = {"Authorization": f"Bearer {key}"}
+    service.cli("models", "add", "realesrgan-x4plus", str(write_rrdbnet(tmp_path / "x4.pth", scale=4)),
+                "--allow-unverified")
+    community = write_rrdbnet(tmp_path / "4x-community.safetensors", scale=4, seed=1)
+    service.cli("models", "add", "realesrgan-x4plus", str(community), "--allow-unverified")
+    assert "ok (custom, unverified)" in service.cli("models", "verify", "realesrgan-x4plus").stdout
+    job = run_job(service, headers, "upscale", {"image": ("a.png", png())}, {"scale": "4"})
+    assert job["status"] == "done", job
+    assert job["engine"] == "model" and job["model"] == "realesrgan-x4plus"
+    result = Image.open(io.BytesIO(requests.get(job["result_url"], headers=headers).content))
+    assert result.size == (96, 64)
+
+
 def test_inpaint_runs_once_a_pipeline_is_installed(service, tmp_path):
     key = service.user_with_key("inpaint@example.com", credits=20)
     headers = {"Authorization": f"Bearer {key}"}

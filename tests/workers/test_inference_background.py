@@ -1,4 +1,5 @@
-"""Background removal through rembg's custom session on a tiny ONNX model with U^2-Net's signature."""
+"""Background removal through rembg's custom sessions (u2net_custom, dis_custom) on tiny ONNX models with
+U^2-Net's and IS-Net's signatures."""
 import numpy as np
 import pytest
 from PIL import Image
@@ -44,6 +45,26 @@ def test_input_alpha_is_respected(models_dir):
     image.putalpha(Image.new("L", image.size, 0))
     out = run_model_engine("remove-background", EngineInput(image, {"format": "webp"}), models_dir)
     assert out.image.getchannel("A").getextrema() == (0, 0)
+
+
+def test_the_default_isnet_model_runs_through_rembgs_dis_custom_session(models_dir, monkeypatch):
+    import rembg
+
+    weights = mf.write_isnet_like_onnx(models_dir / "rembg-isnet-general-use" / "isnet-general-use.onnx")
+    sessions = []
+    real = rembg.new_session
+
+    def recording(name, *args, **kwargs):
+        sessions.append((name, kwargs.get("model_path")))
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(rembg, "new_session", recording)
+    out = run_model_engine("remove-background", EngineInput(red_square(), {"format": "png"}), models_dir)
+    assert out.model == "rembg-isnet-general-use" and out.engine == "model"  # preferred over the installed u2net
+    assert sessions == [("dis_custom", str(weights))]
+    assert out.image.mode == "RGBA" and out.image.size == (80, 64)
+    alpha = np.asarray(out.image.getchannel("A")).astype(int)
+    assert alpha[24:40, 30:50].mean() > 200 and alpha[:8].mean() < 50
 
 
 def test_session_is_created_once(models_dir, monkeypatch):

@@ -6,7 +6,7 @@ from PIL import Image
 
 import model_factories as mf
 from workers import inference
-from workers.engines.base import EngineInput
+from workers.engines.base import EngineError, EngineInput
 from workers.inference import erase as erase_module
 from workers.inference import run_model_engine
 
@@ -128,3 +128,68 @@ def test_torchscript_lama_loads(tmp_path):
     fill = erase_module.model_inpaint_fn(loaded)
     out = fill(np.full((64, 64, 3), 128, np.uint8), np.zeros((64, 64), np.uint8))
     assert out.shape == (64, 64, 3)
+
+
+class RunsOutOfMemory:
+    """A LaMa stand-in that raises CUDA's out-of-memory error for its first ``failures`` calls, then fills the
+    mask with grey; records the (height, width) of every call."""
+
+    def __init__(self, failures: int):
+        import torch
+
+        self.device, self.dtype = torch.device("cpu"), torch.float32
+        self.failures, self.sizes = failures, []
+
+    def __call__(self, image, mask):
+        import torch
+
+        self.sizes.append(tuple(image.shape[-2:]))
+        if len(self.sizes) <= self.failures:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return image * (1 - mask) + 0.25 * mask
+
+
+@pytest.fixture
+def stand_in_lama(tmp_path, monkeypatch):
+    """An installed lama whose loader returns the RunsOutOfMemory the test sets; records each memory release
+    and whether an exception was still being handled then."""
+    import sys
+
+    from workers import tiling
+
+    (tmp_path / "lama").mkdir()
+    (tmp_path / "lama" / "big-lama.pt").write_bytes(b"stand-in")
+    state = {"freed": []}
+    monkeypatch.setattr(erase_module, "load_lama", lambda path: state["model"])
+    monkeypatch.setattr(tiling, "free_cuda_memory", lambda: state["freed"].append(sys.exc_info()[0]))
+    inference.clear_model_cache()
+    yield state
+    inference.clear_model_cache()
+
+
+def erase_job(width=720, height=600):
+    image = mf.gradient_image(width, height)
+    mask = Image.new("L", image.size, 0)
+    mask.paste(255, (200, 150, 500, 450))
+    return EngineInput(image, {}, mask)
+
+
+def test_out_of_memory_retries_lama_at_half_the_size(tmp_path, stand_in_lama):
+    stand_in_lama["model"] = lama = RunsOutOfMemory(failures=1)
+    job = erase_job()
+    out = run_model_engine("erase-object", job, tmp_path)
+    # 720 px on the long side failed; the retry ran at max(OOM_FLOOR, 720 // 2) = 512 (padded to a multiple of 8)
+    assert lama.sizes == [(600, 720), (432, 512)]
+    assert stand_in_lama["freed"] == [None]  # memory released once, outside the except block
+    assert out.image.size == (720, 600)
+    before, after = np.asarray(job.image), np.asarray(out.image)
+    grown = erase_module.dilate(np.asarray(job.mask)) > 127
+    assert (before[~grown] == after[~grown]).all()
+    assert (np.abs(after[300, 350].astype(int) - 64) <= 1).all()  # the fill, scaled back to full size
+
+
+def test_out_of_memory_at_the_floor_fails_the_job(tmp_path, stand_in_lama):
+    stand_in_lama["model"] = lama = RunsOutOfMemory(failures=99)
+    with pytest.raises(EngineError, match="out of memory"):
+        run_model_engine("erase-object", erase_job(), tmp_path)
+    assert lama.sizes == [(600, 720), (432, 512)]

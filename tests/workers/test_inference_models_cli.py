@@ -82,6 +82,59 @@ def test_add_then_list_and_verify_a_custom_upscaler(models_dir, runner, tmp_path
     assert checked.exit_code == 0 and "custom, unverified" in checked.output
 
 
+def _installed_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != cli.UNVERIFIED_MARKER)
+
+
+def test_add_a_safetensors_upscaler_in_place_of_a_pth_then_upscale_through_it(models_dir, runner, tmp_path):
+    from workers import inference
+    from workers.engines.base import EngineInput
+
+    folder = models_dir / "realesrgan-x4plus"
+    earlier = mf.write_rrdbnet(tmp_path / "RealESRGAN_x4plus.pth", scale=4, seed=1)
+    assert runner.invoke(cli.models, ["add", "realesrgan-x4plus", str(earlier), "--allow-unverified"]).exit_code == 0
+    assert _installed_files(folder) == ["RealESRGAN_x4plus.pth"]  # a .pth keeps the registry name, as before
+
+    community = mf.write_rrdbnet(tmp_path / "4x-community.safetensors", scale=4)
+    added = runner.invoke(cli.models, ["add", "realesrgan-x4plus", str(community), "--allow-unverified"])
+    assert added.exit_code == 0, added.output
+    assert _installed_files(folder) == ["RealESRGAN_x4plus.safetensors"]  # the .pth it replaces is gone
+    row = next(line for line in runner.invoke(cli.models, ["list"]).output.splitlines()
+               if line.startswith("realesrgan-x4plus"))
+    assert "installed" in row
+    assert "model realesrgan-x4plus" in runner.invoke(cli.models, ["list", "--device", "cuda"]).output
+    checked = runner.invoke(cli.models, ["verify", "realesrgan-x4plus"])
+    assert checked.exit_code == 0 and "ok (custom, unverified)" in checked.output
+
+    inference.clear_model_cache()
+    try:
+        out = inference.run_model_engine("upscale", EngineInput(mf.gradient_image(12, 10), {"scale": 4}),
+                                         models_dir)
+    finally:
+        inference.clear_model_cache()
+    assert out.engine == "model" and out.model == "realesrgan-x4plus" and out.image.size == (48, 40)
+
+    (folder / "RealESRGAN_x4plus.safetensors").write_bytes(b"tampered")
+    changed = runner.invoke(cli.models, ["verify", "realesrgan-x4plus"])
+    assert changed.exit_code != 0 and "RealESRGAN_x4plus.safetensors: changed since it was added" in changed.output
+
+
+def test_add_refuses_a_suffix_the_loader_cannot_read(models_dir, runner, tmp_path):
+    weights = mf.write_compact(tmp_path / "model.bin")
+    result = runner.invoke(cli.models, ["add", "realesr-general-x4v3", str(weights), "--allow-unverified"])
+    assert result.exit_code != 0 and "expects a .pth or .pt or .ckpt or .safetensors file" in result.output
+    onnx_file = mf.write_u2net_like_onnx(tmp_path / "u2net.safetensors")  # rembg reads only .onnx
+    result = runner.invoke(cli.models, ["add", "rembg-u2net", str(onnx_file), "--allow-unverified"])
+    assert result.exit_code != 0 and "expects a .onnx file" in result.output
+
+
+def test_add_refuses_a_model_that_does_not_take_rgb(models_dir, runner, tmp_path):
+    grey = mf.write_compact(tmp_path / "grey-x4.pth", channels=1)
+    result = runner.invoke(cli.models, ["add", "realesr-general-x4v3", str(grey), "--allow-unverified"])
+    assert result.exit_code != 0 and "takes 1-channel input" in result.output and "3-channel" in result.output
+    assert not (models_dir / "realesr-general-x4v3").exists()
+
+
 def test_add_refuses_a_non_upscaler_under_an_upscale_name(models_dir, runner, tmp_path):
     junk = tmp_path / "RealESRGAN_x4plus.pth"
     junk.write_bytes(b"junk")
@@ -176,6 +229,18 @@ def test_pull_resumes_after_a_dropped_connection(models_dir, runner, server, mon
     assert 0 < resumed_at <= len(PAYLOAD) // 2
     again = runner.invoke(cli.models, ["pull", "local"])
     assert "already installed" in again.output and len(RangeHandler.state.requests) == 2
+
+
+def test_pull_replaces_a_custom_file_of_another_format(models_dir, runner, server, monkeypatch):
+    RangeHandler.state.cut_first = False
+    monkeypatch.setattr(reg, "REGISTRY", _entry_for(server, hashlib.sha256(PAYLOAD).hexdigest()))
+    folder = models_dir / "local"
+    folder.mkdir()
+    (folder / "weights.safetensors").write_bytes(b"added earlier")
+    (folder / cli.UNVERIFIED_MARKER).write_text('{"weights.safetensors": "0"}')
+    result = runner.invoke(cli.models, ["pull", "local"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["weights.bin"]
 
 
 def test_pull_discards_a_download_with_the_wrong_checksum(models_dir, runner, server, monkeypatch):
@@ -302,3 +367,38 @@ def test_pull_hub_over_an_unverified_add_makes_it_verified(models_dir, runner, t
     assert not (models_dir / "sd-inpainting" / cli.UNVERIFIED_MARKER).exists()
     checked = runner.invoke(cli.models, ["verify"])
     assert checked.exit_code == 0 and "weights match sha256" in checked.output
+
+
+def test_add_hub_folder_replaces_the_earlier_install_whole(models_dir, runner, tmp_path, small_published):
+    pulled = write_hub_folder(tmp_path / "pulled", SMALL_WEIGHTS)
+    assert runner.invoke(cli.models, ["add", "sd-inpainting", str(pulled)]).exit_code == 0
+    mine = write_hub_folder(tmp_path / "mine", {"unet/diffusion_pytorch_model.safetensors": b"my unet"})
+    added = runner.invoke(cli.models, ["add", "sd-inpainting", str(mine), "--allow-unverified"])
+    assert added.exit_code == 0, added.output
+    target = models_dir / "sd-inpainting"
+    assert not (target / UNET).exists()  # the pulled fp16 file would win over the added folder's weights
+    assert (target / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == b"my unet"
+    assert (target / cli.UNVERIFIED_MARKER).is_file()
+    assert [p.name for p in models_dir.iterdir()] == ["sd-inpainting"]  # no staging folder left behind
+
+
+def test_a_failed_folder_copy_leaves_the_earlier_install_as_it_was(models_dir, runner, tmp_path, monkeypatch,
+                                                                   small_published):
+    import shutil
+
+    pulled = write_hub_folder(tmp_path / "pulled", SMALL_WEIGHTS)
+    assert runner.invoke(cli.models, ["add", "sd-inpainting", str(pulled)]).exit_code == 0
+    mine = write_hub_folder(tmp_path / "mine", {"unet/diffusion_pytorch_model.safetensors": b"my unet"})
+
+    def copy_then_fail(source, dest, **kwargs):
+        Path(dest).mkdir(parents=True)
+        (Path(dest) / "model_index.json").write_text("{}")
+        raise shutil.Error("No space left on device")
+
+    monkeypatch.setattr(shutil, "copytree", copy_then_fail)
+    failed = runner.invoke(cli.models, ["add", "sd-inpainting", str(mine), "--allow-unverified"])
+    assert failed.exit_code != 0 and "No space left on device" in failed.output and "left as it was" in failed.output
+    target = models_dir / "sd-inpainting"
+    assert (target / UNET).read_bytes() == SMALL_WEIGHTS[UNET]
+    assert not (target / cli.UNVERIFIED_MARKER).exists()
+    assert [p.name for p in models_dir.iterdir()] == ["sd-inpainting"]

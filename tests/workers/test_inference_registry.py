@@ -14,8 +14,10 @@ from workers.registry import (
     ModelFile,
     ModelRegistry,
     UnknownModelError,
+    file_variants,
     installed_model_for,
     is_installed,
+    weights_file,
 )
 
 REQUIRED = ["realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "gfpgan-1.4", "yunet-2023mar",
@@ -131,6 +133,30 @@ def test_inpaint_and_erase(tmp_path):
     assert installed_model_for("inpaint", {"prompt": "a cat"}, tmp_path) == "sd-inpainting"
     assert installed_model_for("erase-object", {}, tmp_path) == "lama"
     assert is_installed("lama", tmp_path)
+
+
+def test_spandrel_files_may_be_installed_in_any_format_spandrel_reads():
+    gfpgan = REGISTRY.get("gfpgan-1.4")
+    assert file_variants(gfpgan, gfpgan.files[0]) == [
+        "GFPGANv1.4.pth", "GFPGANv1.4.pt", "GFPGANv1.4.ckpt", "GFPGANv1.4.safetensors"]  # not "GFPGANv1.pt"
+    lama = REGISTRY.get("lama")
+    assert file_variants(lama, lama.files[0])[0] == "big-lama.pt"  # the registry's own suffix comes first
+    rembg = REGISTRY.get("rembg-u2net")
+    assert file_variants(rembg, rembg.files[0]) == ["u2net.onnx"]  # only spandrel entries take other formats
+
+
+def test_a_custom_format_counts_as_installed_and_is_what_the_loader_opens(tmp_path):
+    custom = tmp_path / "realesrgan-x4plus" / "RealESRGAN_x4plus.safetensors"
+    custom.parent.mkdir()
+    custom.write_bytes(b"x")
+    assert installed_model_for("upscale", {"scale": 4}, tmp_path, "cuda") == "realesrgan-x4plus"
+    assert weights_file("realesrgan-x4plus", tmp_path) == custom
+    official = custom.with_suffix(".pth")
+    official.write_bytes(b"x")
+    assert weights_file("realesrgan-x4plus", tmp_path) == official  # the registry file wins when both exist
+    (tmp_path / "rembg-u2net").mkdir()
+    (tmp_path / "rembg-u2net" / "u2net.safetensors").write_bytes(b"x")
+    assert not is_installed("rembg-u2net", tmp_path)
 
 
 def test_partial_hub_folder_is_not_installed(tmp_path):

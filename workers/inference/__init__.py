@@ -121,7 +121,8 @@ def run_model_engine(operation: str, inp: EngineInput, models_dir: Path) -> Engi
 
 
 def describe_runtime() -> str:
-    """One line for the worker's start-up log: device, precision policy, ONNX Runtime providers."""
+    """One line for the worker's start-up log: device, precision policy, and the ONNX Runtime providers a
+    session really gets (probed once when the build offers CUDA; see onnx_probe)."""
     parts = []
     try:
         import torch
@@ -140,10 +141,7 @@ def describe_runtime() -> str:
         parts.append(f"torch={torch.__version__}")
     except ImportError:
         parts.append("torch=missing (classical engines only)")
-    try:
-        import onnxruntime
+    from workers.inference.onnx_probe import describe_onnx_runtime
 
-        parts.append(f"onnx providers={','.join(onnxruntime.get_available_providers())}")
-    except ImportError:
-        parts.append("onnxruntime=missing")
+    parts.append(describe_onnx_runtime())
     return "; ".join(parts)

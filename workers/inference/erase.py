@@ -3,9 +3,10 @@
 Big images follow IOPaint's crop strategy: above CROP_TRIGGER px on the long side, each connected mask
 region is inpainted in its own crop with CROP_MARGIN px of context, so cost follows the mask, not the
 photo. A region longer than RESIZE_LIMIT px is filled at that size and scaled back (IOPaint's resize
-strategy), so a huge mask costs bounded time and memory. Crops are padded (symmetric) to a multiple of 8, as
-LaMa's FFT blocks need. Only masked pixels change. The released big-lama.pt is TorchScript: spandrel reads its state dict; a .pt spandrel cannot
-recognise is run as TorchScript directly.
+strategy), so a huge mask costs bounded time and memory. On CUDA out-of-memory a crop is retried at half its
+working size (cached GPU memory freed first), down to OOM_FLOOR px; past that the job fails. Crops are padded
+(symmetric) to a multiple of 8, as LaMa's FFT blocks need. Only masked pixels change. The released big-lama.pt
+is TorchScript: spandrel reads its state dict; a .pt spandrel cannot recognise is run as TorchScript directly.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from workers.engines.base import EngineError, EngineInput, EngineOutput
-from workers.registry import REGISTRY
+from workers.registry import weights_file
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ CROP_TRIGGER = 800
 CROP_MARGIN = 128
 DILATE_PX = 7  # masks drawn by hand stop short of soft edges and shadows
 RESIZE_LIMIT = 2048  # longest side LaMa runs at (≈ 4 MP: minutes on a CPU, a few GB on a GPU)
+OOM_FLOOR = 512  # smallest working size an out-of-memory retry goes down to (LaMa's training size)
 
 # (H x W x 3 uint8 image, H x W uint8 mask 0/255) -> H x W x 3 uint8
 InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -105,19 +107,38 @@ def mask_boxes(mask: np.ndarray) -> list[tuple[int, int, int, int]]:
     return [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count]]
 
 
-def _within_limit(inpaint: InpaintFn, crop: np.ndarray, crop_mask: np.ndarray) -> np.ndarray:
-    """inpaint(crop, crop_mask), run at RESIZE_LIMIT on the long side when the crop is longer, scaled back."""
+def _within_limit(inpaint: InpaintFn, crop: np.ndarray, crop_mask: np.ndarray, limit: int) -> np.ndarray:
+    """inpaint(crop, crop_mask), run at ``limit`` on the long side when the crop is longer, scaled back."""
     import cv2
 
     height, width = crop_mask.shape
-    if max(height, width) <= RESIZE_LIMIT:
+    if max(height, width) <= limit:
         return inpaint(crop, crop_mask)
-    factor = RESIZE_LIMIT / max(height, width)
+    factor = limit / max(height, width)
     size = (max(8, round(width * factor)), max(8, round(height * factor)))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
     # any coverage stays masked, so thin strokes survive the reduction
     small_mask = np.where(cv2.resize(crop_mask, size, interpolation=cv2.INTER_AREA) > 0, 255, 0).astype(np.uint8)
     return cv2.resize(inpaint(small, small_mask), (width, height), interpolation=cv2.INTER_CUBIC)
+
+
+def _fill_crop(inpaint: InpaintFn, crop: np.ndarray, crop_mask: np.ndarray) -> np.ndarray:
+    """_within_limit at RESIZE_LIMIT; on out-of-memory, again at half the size it ran at, down to OOM_FLOOR,
+    then the error propagates (the job fails as before)."""
+    from workers.tiling import free_cuda_memory, is_out_of_memory
+
+    limit = RESIZE_LIMIT
+    while True:
+        try:
+            return _within_limit(inpaint, crop, crop_mask, limit)
+        except Exception as error:  # noqa: BLE001 - only OOM is handled; everything else re-raised
+            ran_at = min(limit, max(crop_mask.shape))
+            if not is_out_of_memory(error) or ran_at <= OOM_FLOOR:
+                raise
+        # Outside the except block: its traceback no longer holds the failed pass's tensors, so they can go.
+        free_cuda_memory()
+        limit = max(OOM_FLOOR, ran_at // 2)
+        log.warning("LaMa out of memory at %dpx; retrying at %dpx", ran_at, limit)
 
 
 def erase(image: np.ndarray, mask: np.ndarray, inpaint: InpaintFn, progress=None) -> np.ndarray:
@@ -132,7 +153,7 @@ def erase(image: np.ndarray, mask: np.ndarray, inpaint: InpaintFn, progress=None
     for index, (x0, y0, x1, y1) in enumerate(jobs):
         # Later crops see earlier fills, as IOPaint does: overlapping regions stay consistent.
         crop, crop_mask = result[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-        filled = _within_limit(inpaint, np.ascontiguousarray(crop), np.ascontiguousarray(crop_mask))
+        filled = _fill_crop(inpaint, np.ascontiguousarray(crop), np.ascontiguousarray(crop_mask))
         region = crop_mask > 127
         result[y0:y1, x0:x1][region] = filled[region]
         if progress is not None:
@@ -146,8 +167,7 @@ def run_erase(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
 
     if inp.mask is None:
         raise EngineError("erase-object needs a mask")
-    entry = REGISTRY.get(name)
-    model = warm_model(name, models_dir, "lama", lambda folder: load_lama(folder / entry.files[0].path))
+    model = warm_model(name, models_dir, "lama", lambda _folder: load_lama(weights_file(name, models_dir)))
     rgb = np.asarray(inp.image.convert("RGB"))
     mask = dilate(np.asarray(inp.mask.convert("L")))
     filled = erase(rgb, mask, model_inpaint_fn(model), inp.progress)

@@ -9,13 +9,15 @@ from PIL import Image
 
 from workers.engines.base import EngineError, EngineInput, EngineOutput
 from workers.inference import faces as geometry
-from workers.registry import REGISTRY
+from workers.registry import REGISTRY, installed_file
 
 DETECTOR = "yunet-2023mar"
 
 
 def _file(name: str, folder: Path) -> Path:
-    return folder / REGISTRY.get(name).files[0].path
+    """The model's installed file in ``folder`` (a GFPGAN added as .safetensors keeps that suffix)."""
+    entry = REGISTRY.get(name)
+    return installed_file(folder, entry, entry.files[0])
 
 
 def load_gfpgan(path: Path):

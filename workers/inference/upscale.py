@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from workers.engines.base import EngineError, EngineInput, EngineOutput
-from workers.registry import REGISTRY
+from workers.registry import weights_file
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,11 @@ def load_upscaler(path: Path):
     return prepare(descriptor)
 
 
-def _weights_path(name: str, models_dir: Path) -> Path:
-    entry = REGISTRY.get(name)
-    return Path(models_dir) / entry.name / entry.files[0].path
-
-
 def get_upscaler(name: str, models_dir: Path):
+    """The warm descriptor of ``name``, from whichever spandrel format `models add` installed it in."""
     from workers.inference import warm_model
 
-    return warm_model(name, models_dir, "spandrel", lambda _d: load_upscaler(_weights_path(name, models_dir)))
+    return warm_model(name, models_dir, "spandrel", lambda _d: load_upscaler(weights_file(name, models_dir)))
 
 
 def _to_chw(array: np.ndarray):
