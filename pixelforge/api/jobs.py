@@ -7,7 +7,7 @@ from flask_login import current_user
 from pixelforge.api import bp
 from pixelforge.api.responses import job_body
 from pixelforge.images import EXTENSIONS
-from pixelforge.jobs import cancel_job, get_job, list_jobs, read_result
+from pixelforge.jobs import cancel_job, job_snapshot, list_jobs, read_result
 from pixelforge.operations import IntParam
 
 _LIMIT = IntParam("limit", 20, 1, 100)
@@ -18,12 +18,12 @@ def list_my_jobs():
     raw_limit = request.args.get("limit")
     limit = _LIMIT.parse(raw_limit) if raw_limit else _LIMIT.default
     jobs, next_cursor = list_jobs(current_user, limit, request.args.get("cursor"))
-    return {"jobs": [job_body(job) for job in jobs], "next_cursor": next_cursor}
+    return {"jobs": [job_body(job, current_user.plan) for job in jobs], "next_cursor": next_cursor}
 
 
 @bp.get("/jobs/<job_id>")
 def show_job(job_id: str):
-    return job_body(get_job(current_user, job_id))
+    return job_body(job_snapshot(current_user, job_id), current_user.plan)
 
 
 @bp.get("/jobs/<job_id>/download")
@@ -39,4 +39,4 @@ def download_job(job_id: str):
 
 @bp.post("/jobs/<job_id>/cancel")
 def cancel_my_job(job_id: str):
-    return job_body(cancel_job(current_user, job_id))
+    return job_body(cancel_job(current_user, job_id), current_user.plan)

@@ -17,7 +17,8 @@ def iso(moment: datetime | None) -> str | None:
     return moment.replace(tzinfo=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def job_body(job: Job) -> dict:
+def job_body(job: Job, owner_plan: str) -> dict:
+    """The wire form of a job (an ORM Job or a jobs.job_snapshot row); owner_plan sets the result's retention."""
     body = {
         "job_id": job.id,
         "status": job.status,
@@ -39,7 +40,7 @@ def job_body(job: Job) -> dict:
     if job.status == JobStatus.DONE:
         body["result_url"] = url_for("api.download_job", job_id=job.id, _external=True)
         body["result"] = {"content_type": job.result_type, **(job.info or {})}
-        body["result_expires_at"] = iso(result_expires_at(job))
+        body["result_expires_at"] = iso(result_expires_at(job, owner_plan))
         if job.expired_at is not None:
             body["result_url"] = None
     elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
