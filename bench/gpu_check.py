@@ -107,6 +107,64 @@ def check(arch: str, device: str, size: int, repeats: int) -> dict:
     return row
 
 
+def snr_db(reference, other) -> float:
+    """Signal-to-error ratio of ``other`` against ``reference`` (for outputs with no fixed range, e.g. noise)."""
+    error = float(((reference.float() - other.float()) ** 2).mean())
+    return float("inf") if error == 0 else 10 * np.log10(float(reference.float().var()) / error)
+
+
+def check_sd(device: str, repeats: int) -> list[dict]:
+    """The inpainting pipeline's networks as a job runs them on CUDA (fp16, UNet channels_last) against float32:
+    one UNet noise prediction at 512² (latent 64², batch 2 for CFG) and one VAE decode. A CPU run shrinks the
+    UNet's widths and the latent to 8² (a smoke run of the code path)."""
+    import copy
+
+    import torch
+    from diffusers import AutoencoderKL
+    from diffusers.utils import logging as diffusers_logging
+
+    from bench.gpu import build_sd_unet
+
+    diffusers_logging.set_verbosity_error()  # .to(half) on a model built in code warns of nothing useful
+
+    smoke = device != "cuda"
+    half = torch.float16
+    latent = 8 if smoke else 64
+    unet = build_sd_unet(device, torch.float32, smoke)
+    unet_half = copy.deepcopy(unet).to(half)
+    if device == "cuda":
+        unet_half.to(memory_format=torch.channels_last)
+    torch.manual_seed(1)
+    sample = torch.randn(2, 9, latent, latent, device=device)
+    text = torch.randn(2, 77, 768, device=device)
+    step = torch.tensor([500, 500], device=device)
+    with torch.device(device):
+        torch.manual_seed(0)
+        vae = AutoencoderKL(  # SD 1.5's VAE configuration
+            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
+            block_out_channels=(128, 256, 512, 512), norm_num_groups=32, act_fn="silu",
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4).eval()
+    vae_half = copy.deepcopy(vae).to(half)
+    latents = torch.randn(1, 4, latent, latent, device=device)
+    rows = []
+    with torch.inference_mode():
+        ref = unet(sample, step, encoder_hidden_states=text).sample
+        out = unet_half(sample.to(half), step, encoder_hidden_states=text.to(half)).sample
+        seconds = timed(lambda: unet_half(sample.to(half), step, encoder_hidden_states=text.to(half)), repeats,
+                        device)
+        rows.append({"arch": "sd-inpainting unet", "dtype": str(half).replace("torch.", ""),
+                     "input": f"{latent}² lat", "policy_vs_fp32_db": snr_db(ref, out), "seconds": seconds,
+                     "finite": bool(torch.isfinite(out).all())})
+        image_ref = vae.decode(latents).sample.clamp(-1, 1)
+        image = vae_half.decode(latents.to(half)).sample
+        finite = bool(torch.isfinite(image).all())
+        seconds = timed(lambda: vae_half.decode(latents.to(half)), repeats, device)
+        rows.append({"arch": "sd-inpainting vae", "dtype": str(half).replace("torch.", ""),
+                     "input": f"{latent * 8}²", "finite": finite, "seconds": seconds,
+                     "policy_vs_fp32_db": psnr((image_ref + 1) / 2, (image.float().clamp(-1, 1) + 1) / 2)})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
@@ -121,19 +179,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     # The reference must be float32: by default cuDNN runs float32 convolutions as TF32 (10-bit mantissa).
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
-    archs = args.arch or ["realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "gfpgan-1.4", "lama"]
+    archs = args.arch or ["realesrgan-x4plus", "realesrgan-x2plus", "realesr-general-x4v3", "gfpgan-1.4", "lama",
+                          "sd-inpainting"]
     header = f"{'arch':<22}{'dtype':<10}{'input':<10}{'policy~fp32 dB':>15}{'tiled~whole dB':>15}{'median s':>10}"
     print(header + (f"{'peak GiB':>10}" if args.device == "cuda" else ""))
     failed = False
-    for arch in archs:
-        row = check(arch, args.device, args.size, args.repeats)
+    rows = (check_sd(args.device, args.repeats) if arch == "sd-inpainting"
+            else [check(arch, args.device, args.size, args.repeats)] for arch in archs)
+    for row in (row for batch in rows for row in batch):
         tiled = row.get("tiled_vs_untiled_db")
         line = (f"{row['arch']:<22}{row['dtype']:<10}{row['input']:<10}{row['policy_vs_fp32_db']:>15.1f}"
                 f"{(f'{tiled:.1f}' if tiled is not None else '-'):>15}{row['seconds']:>10.3f}")
         print(line + (f"{row['peak_gib']:>10.2f}" if "peak_gib" in row else "")
               + (f"   tile from free memory: {row['tile']}" if "tile" in row else ""))
-        failed |= row["policy_vs_fp32_db"] < 30 or (tiled is not None and tiled < 50)
-    print("FAIL: agreement below 30 dB (precision) or 50 dB (tiling)" if failed else "all checks passed")
+        failed |= row["policy_vs_fp32_db"] < 30 or (tiled is not None and tiled < 50) or not row.get("finite", True)
+    print("FAIL: agreement below 30 dB (precision) or 50 dB (tiling), or NaN/Inf in a reduced-precision output"
+          if failed else "all checks passed")
     return 1 if failed else 0
 
 

@@ -101,3 +101,50 @@ def test_mask_is_required(models_dir):
     image, _ = picture_and_mask()
     with pytest.raises(EngineError, match="mask"):
         run_model_engine("inpaint", EngineInput(image, params()), models_dir)
+
+
+def _half_precision_overflows(pipe):
+    """A VAE decoder that overflows in reduced precision, as SD's can in fp16: NaN unless it runs in float32."""
+    import torch
+
+    def overflow(_module, _inputs, output):
+        return output * float("nan") if output.dtype != torch.float32 else None
+    return pipe.vae.decoder.register_forward_hook(overflow)
+
+
+def test_non_finite_output_in_reduced_precision_reruns_the_pipeline_in_float32(models_dir, caplog):
+    import torch
+
+    pipe = inpaint_module.load_pipeline(models_dir / "sd-inpainting", "cpu").to(dtype=torch.bfloat16)
+    hook = _half_precision_overflows(pipe)
+    try:
+        image, mask = picture_and_mask()
+        work = np.asarray(image.resize((64, 48)))
+        call = dict(prompt="a cat", image=Image.fromarray(work), mask_image=Image.fromarray(np.asarray(
+            mask.resize((64, 48)))), height=48, width=64, num_inference_steps=2, guidance_scale=7.5, strength=1.0,
+            generator=torch.Generator("cpu").manual_seed(5))
+        with caplog.at_level("WARNING"):
+            result = inpaint_module.generate(pipe, **call)
+        assert np.isfinite(result).all() and result.shape == (48, 64, 3)
+        assert pipe.unet.dtype == torch.float32 and pipe.vae.dtype == torch.float32  # for good
+        assert "float32 for good" in caplog.text
+        # the rerun used the job's seed: the same call on the (now float32) pipeline gives the same image
+        again = inpaint_module.generate(pipe, **{**call, "generator": torch.Generator("cpu").manual_seed(5)})
+        assert np.array_equal(result, again)
+    finally:
+        hook.remove()
+
+
+def test_non_finite_output_in_float32_fails_the_job(models_dir):
+    import torch
+
+    pipe = inpaint_module.load_pipeline(models_dir / "sd-inpainting", "cpu")
+    hook = pipe.vae.decoder.register_forward_hook(lambda _m, _i, output: output * float("nan"))
+    try:
+        image, mask = picture_and_mask()
+        with pytest.raises(EngineError, match="non-finite"):
+            inpaint_module.generate(pipe, prompt="a cat", image=image.resize((64, 48)),
+                                    mask_image=mask.resize((64, 48)), height=48, width=64, num_inference_steps=1,
+                                    generator=torch.Generator("cpu").manual_seed(1))
+    finally:
+        hook.remove()

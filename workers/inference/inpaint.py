@@ -4,9 +4,14 @@ The pipeline works on a crop around the mask (with context), scaled so its long 
 [WORK_MIN, WORK_MAX] (SD 1.5 is trained at 512) and padded to a multiple of 8. Its output is composited
 back through a feathered mask, so pixels further than FEATHER_PX from the mask are the original bytes
 (the VAE round trip would otherwise shift the whole image).
+
+On CUDA the pipeline runs in fp16 with the UNet in channels_last. fp16 can overflow (the VAE decoder is the usual
+place) and return NaNs, which would become a black patch; the output is checked as floats, and a non-finite
+result moves the warm pipeline to fp32 for good and runs again with the same seed.
 """
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from pathlib import Path
@@ -19,6 +24,8 @@ from workers.engines.base import EngineError, EngineInput, EngineOutput
 WORK_MIN, WORK_MAX = 512, 1024  # long side of what the pipeline sees
 CONTEXT = 0.5  # context around the mask's box, as a fraction of the box's size (at least 32 px)
 FEATHER_PX = 8
+
+log = logging.getLogger(__name__)
 
 
 def load_pipeline(folder: Path, device: str):
@@ -36,7 +43,33 @@ def load_pipeline(folder: Path, device: str):
             folder, local_files_only=True, torch_dtype=dtype, variant=variant, use_safetensors=True,
             safety_checker=None, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)
-    return pipe.to(device)
+    pipe = pipe.to(device)
+    if device == "cuda":
+        pipe.unet.to(memory_format=torch.channels_last)
+    return pipe
+
+
+def generate(pipe, **call) -> np.ndarray:
+    """The pipeline's first image as H×W×3 floats in [0, 1], rerun in fp32 if reduced precision gave NaN/Inf.
+
+    The fallback converts the (warm, shared) pipeline itself, so later jobs in this worker run in fp32 too, as
+    the spandrel models do after the same failure (workers.device)."""
+    import torch
+
+    for attempt in range(2):
+        with torch.inference_mode():
+            image = pipe(**call, output_type="np").images[0]
+        if np.isfinite(image).all():
+            return image
+        if attempt or pipe.unet.dtype == torch.float32:
+            break
+        log.warning("inpainting gave non-finite values in %s; moving the pipeline to float32 for good",
+                    pipe.unet.dtype)
+        pipe.to(dtype=torch.float32)
+        generator = call.get("generator")
+        if generator is not None:  # the same noise again
+            generator.manual_seed(generator.initial_seed())
+    raise EngineError("the inpainting model produced non-finite values (NaN/Inf) even in float32")
 
 
 def mask_box(mask: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -116,13 +149,12 @@ def run_inpaint(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
         inp.progress(0.02 + 0.96 * (step + 1) / max(effective, 1))
         return callback_kwargs
 
-    with torch.inference_mode():
-        result = pipe(prompt=str(params.get("prompt", "")), image=Image.fromarray(work),
+    result = generate(pipe, prompt=str(params.get("prompt", "")), image=Image.fromarray(work),
                       mask_image=Image.fromarray(work_mask), height=padded[1], width=padded[0],
                       num_inference_steps=steps, guidance_scale=float(params.get("cfg_scale", 7.5)),
                       strength=strength, generator=torch.Generator("cpu").manual_seed(seed),
-                      callback_on_step_end=on_step_end).images[0]
-    generated = np.asarray(result.convert("RGB"))[: scaled[1], : scaled[0]]
+                      callback_on_step_end=on_step_end)
+    generated = (result * 255).round().clip(0, 255).astype(np.uint8)[: scaled[1], : scaled[0]]
     generated = np.asarray(Image.fromarray(generated).resize((x1 - x0, y1 - y0), Image.LANCZOS)).astype(np.float32)
     weight = feathered(crop_mask)[..., None]
     blended = generated * weight + crop.astype(np.float32) * (1.0 - weight)
