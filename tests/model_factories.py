@@ -146,6 +146,80 @@ def write_isnet_like_onnx(path: Path, size: int = 1024) -> Path:
                                 size)
 
 
+YUNET_STRIDES = (8, 16, 32)
+# Eyes, nose tip, mouth corners as fractions of the face box (GFPGAN's 512 template, rounded).
+YUNET_LANDMARKS_IN_BOX = ((0.38, 0.47), (0.62, 0.47), (0.50, 0.61), (0.39, 0.73), (0.61, 0.73))
+
+
+def write_yunet_like_onnx(path: Path, face_px: int = 64) -> Path:
+    """An ONNX graph with YuNet 2023mar's signature that cv2.FaceDetectorYN runs: it finds bright squares of
+    ``face_px`` (in the detector's input pixels) on a dark background.
+
+    Input "input" (1,3,H,W) BGR 0..255 with dynamic H, W; outputs cls/obj (1,N,1), bbox (1,N,4), kps (1,N,10)
+    for strides 8, 16, 32, N = H*W/stride^2. Verified on OpenCV 5.0.0: it pads the image bottom/right to a
+    multiple of 32, fetches the outputs by name (graph order does not matter), runs the graph in its new
+    engine, which also accepts a fixed-size graph at any size; per cell (col, row) at stride s, score =
+    sqrt(clamp(cls) * clamp(obj)), box centre (col + bbox0, row + bbox1) * s, size exp(bbox2|3) * s,
+    landmark k (col + kps[2k], row + kps[2k+1]) * s; then threshold and NMS on int-truncated boxes.
+
+    Only stride 8 responds: cls = obj = sigmoid of how much of a face_px window centred on the cell is
+    bright, so the cell nearest the square's centre scores highest and NMS drops its neighbours; box and
+    landmarks are constant per cell (zero-weight convs with a bias) and centred on it. Strides 16 and 32
+    score ~0 but keep their shapes, since OpenCV indexes every output by the padded grid without checking."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    inits, nodes = [], []
+
+    def const(name, dims, values, kind=TensorProto.FLOAT):
+        inits.append(helper.make_tensor(name, kind, dims, list(values)))
+        return name
+
+    def flat(source, name, channels):
+        """(1,C,h,w) -> (1,h*w,C), the cell order (row * cols + col) OpenCV reads."""
+        nodes.append(helper.make_node("Transpose", [source], [f"{name}_hwc"], perm=[0, 2, 3, 1]))
+        nodes.append(helper.make_node("Reshape", [f"{name}_hwc", const(f"{name}_shape", [3], [1, -1, channels],
+                                                                        TensorProto.INT64)], [name]))
+
+    def per_cell(grid, name, bias):
+        weight = const(f"{name}_w", [len(bias), 1, 1, 1], [0.0] * len(bias))
+        nodes.append(helper.make_node("Conv", [grid, weight, const(f"{name}_b", [len(bias)], bias)], [f"{name}_map"]))
+        flat(f"{name}_map", name, len(bias))
+
+    nodes.append(helper.make_node("Conv", ["input", const("gray_w", [1, 3, 1, 1], [1 / 765] * 3)], ["bright"]))
+    for s in YUNET_STRIDES:
+        grid = f"grid_{s}"
+        nodes.append(helper.make_node("AveragePool", ["bright"], [grid], kernel_shape=[s, s], strides=[s, s]))
+        if s == YUNET_STRIDES[0]:
+            pad = (face_px - s) // 2  # a face_px window centred on the cell's centre
+            nodes += [helper.make_node("AveragePool", ["bright"], ["window"], kernel_shape=[face_px, face_px],
+                                       strides=[s, s], pads=[pad] * 4, count_include_pad=1),
+                      helper.make_node("Mul", ["window", const("gain", [], [24.0])], ["scaled"]),
+                      helper.make_node("Add", ["scaled", const("offset", [], [-14.0])], ["logit"]),
+                      helper.make_node("Sigmoid", ["logit"], ["score"])]
+            flat("score", f"cls_{s}", 1)
+            nodes.append(helper.make_node("Identity", [f"cls_{s}"], [f"obj_{s}"]))
+        else:
+            per_cell(grid, f"cls_{s}", [-30.0])
+            per_cell(grid, f"obj_{s}", [-30.0])
+        size = float(np.log(face_px / s))
+        per_cell(grid, f"bbox_{s}", [0.5, 0.5, size, size])
+        marks = 0.5 + (np.array(YUNET_LANDMARKS_IN_BOX) - 0.5) * face_px / s
+        per_cell(grid, f"kps_{s}", marks.reshape(-1).tolist())
+
+    width = {"cls": 1, "obj": 1, "bbox": 4, "kps": 10}
+    outputs = [helper.make_tensor_value_info(f"{head}_{s}", TensorProto.FLOAT, [1, f"cells_{s}", width[head]])
+               for head in width for s in YUNET_STRIDES]
+    image = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "height", "width"])
+    model = helper.make_model(helper.make_graph(nodes, "yunet_like", [image], outputs, initializer=inits),
+                              opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2/CLIP's reversible byte -> printable character table."""
     printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + \

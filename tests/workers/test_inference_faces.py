@@ -1,9 +1,11 @@
-"""restore-face: alignment math on synthetic landmarks (fast) and GFPGAN end to end (slow: full-size
-random weights, ~349 MB; the YuNet detector is replaced by a stand-in that reports known landmarks)."""
+"""restore-face: alignment math on synthetic landmarks (fast), the real cv2.FaceDetectorYN on a hand-made graph
+with YuNet's signature (fast), and GFPGAN end to end (slow: full-size random weights, ~349 MB, with a stand-in
+detector that reports known landmarks)."""
 import math
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import model_factories as mf
 from workers import inference
@@ -11,6 +13,7 @@ from workers.engines.base import EngineInput
 from workers.inference import faces
 from workers.inference import restore_face as restore_module
 from workers.inference import run_model_engine
+from workers.registry import weights_file
 
 
 def similarity(points, angle_deg, scale, shift):
@@ -119,3 +122,87 @@ def test_no_face_found_returns_the_image_unchanged(tmp_path, monkeypatch):
     assert out.info["faces_detected"] == 0
     assert np.array_equal(np.asarray(out.image), np.asarray(image))
     assert restore_module.DETECTOR == "yunet-2023mar"
+
+
+# The real cv2.FaceDetectorYN on a hand-made graph with YuNet 2023mar's signature (mf.write_yunet_like_onnx): it
+# finds bright squares of 64 detector pixels, which are 64 / k image pixels after detect_faces enlarges by k.
+
+
+@pytest.fixture
+def yunet_dir(tmp_path):
+    mf.write_yunet_like_onnx(weights_file(restore_module.DETECTOR, tmp_path))
+    return tmp_path
+
+
+def real_detector(models_dir):
+    return faces.load_detector(weights_file(restore_module.DETECTOR, models_dir))
+
+
+def black_with_squares(width, height, *squares):
+    image = np.zeros((height, width, 3), np.uint8)
+    for x, y, side in squares:
+        image[y:y + side, x:x + side] = 255
+    return image
+
+
+def test_yunet_like_graph_has_yunets_outputs(tmp_path):
+    import onnxruntime
+
+    path = mf.write_yunet_like_onnx(tmp_path / "yunet.onnx")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["input"]
+    names = [o.name for o in session.get_outputs()]
+    outputs = dict(zip(names, session.run(None, {"input": np.zeros((1, 3, 96, 160), np.float32)})))
+    for stride in (8, 16, 32):
+        for head, width in (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)):
+            assert outputs[f"{head}_{stride}"].shape == (1, (96 // stride) * (160 // stride), width)
+
+
+@pytest.mark.parametrize(("width", "height", "square"), [
+    (320, 240, (146, 106, 32)),  # enlarged x2 to 640x480
+    (200, 300, (150, 250, 30)),  # enlarged to 427x640, which OpenCV pads to 448 wide; square in the corner
+    (700, 500, (300, 204, 64)),  # detected as is
+])
+def test_real_detector_finds_the_placed_face(yunet_dir, width, height, square):
+    x, y, side = square
+    image = black_with_squares(width, height, square)
+    found = faces.detect_faces(real_detector(yunet_dir), image)
+    assert len(found) == 1  # the neighbouring cells that also fire are merged by NMS
+    face = found[0]
+    assert np.allclose(face.box, (x, y, side, side), atol=2.5)
+    assert face.score > 0.9
+    marks = face.landmarks
+    assert ((marks >= (x, y)) & (marks <= (x + side, y + side))).all()
+    assert marks[0, 0] < marks[1, 0] and marks[3, 0] < marks[4, 0]
+    assert marks[:2, 1].max() < marks[2, 1] < marks[3:, 1].min()  # eyes above nose above mouth
+    aligned = faces.warp_face(image, faces.alignment_matrix(marks))
+    assert aligned.shape == (faces.FACE_SIZE, faces.FACE_SIZE, 3)
+    assert aligned[64:448, 64:448].min() > 200  # the box spans the template's face: the square fills the crop
+
+
+def test_real_detector_keeps_two_faces_apart(yunet_dir):
+    squares = [(42, 34, 32), (226, 166, 32)]
+    found = faces.detect_faces(real_detector(yunet_dir), black_with_squares(320, 240, *squares))
+    boxes = sorted(face.box for face in found)
+    assert np.allclose(boxes, [(x, y, side, side) for x, y, side in squares], atol=2.5)
+
+
+@pytest.mark.parametrize("grey", [0, 60])
+def test_real_detector_finds_nothing_in_a_dark_image(yunet_dir, grey):
+    image = np.full((240, 320, 3), grey, np.uint8)
+    assert faces.detect_faces(real_detector(yunet_dir), image) == []
+
+
+def test_restore_face_engine_runs_the_real_detector(yunet_dir, monkeypatch):
+    (yunet_dir / "gfpgan-1.4").mkdir()
+    (yunet_dir / "gfpgan-1.4" / "GFPGANv1.4.pth").write_bytes(b"x")
+    monkeypatch.setattr(restore_module, "load_gfpgan", lambda path: "gfpgan")
+    monkeypatch.setattr(restore_module, "restore_aligned", lambda gfpgan, face: 255.0 - face)  # inverts the face
+    inference.clear_model_cache()
+    before = black_with_squares(320, 240, (146, 106, 32))
+    out = run_model_engine("restore-face", EngineInput(Image.fromarray(before), {"fidelity": 0.0}), yunet_dir)
+    inference.clear_model_cache()
+    assert out.info["faces_detected"] == 1 and out.info["faces_restored"] == 1
+    after = np.asarray(out.image)
+    assert after[114:130, 154:170].max() < 40  # the face, pasted back inverted where it was found
+    assert (after[:, :130] == before[:, :130]).all() and (after[:, 190:] == before[:, 190:]).all()
