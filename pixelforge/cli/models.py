@@ -42,6 +42,10 @@ def _entry(name: str) -> reg.ModelEntry:
         raise click.ClickException(str(error)) from None
 
 
+def _size_on_disk(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.name != UNVERIFIED_MARKER)
+
+
 def _human(size: int | None) -> str:
     if size is None:
         return "?"
@@ -79,12 +83,15 @@ def list_models(device: str) -> None:
     device = _guess_device() if device == "auto" else device
     rows = [("NAME", "OPERATION", "STATUS", "SIZE", "CHECKSUM", "LICENCE")]
     for e in reg.REGISTRY:
-        status = "installed" if reg.is_installed(e.name, folder) else "missing"
+        installed = reg.is_installed(e.name, folder)
+        custom = installed and (folder / e.name / UNVERIFIED_MARKER).is_file()
+        status = "installed (custom)" if custom else "installed" if installed else "missing"
         if e.hub:
             checksum = "sha256 + pinned revision" if e.hub.published else "pinned revision"
         else:
             checksum = "sha256" if all(f.sha256 for f in e.files) else "md5" if e.verified else "none"
-        rows.append((e.name, e.operation, status, _human(e.size), checksum, e.licence.describe()))
+        size = _size_on_disk(folder / e.name) if custom else e.size  # custom weights: what is there, not upstream's
+        rows.append((e.name, e.operation, status, _human(size), checksum, e.licence.describe()))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -101,7 +101,8 @@ def test_add_a_safetensors_upscaler_in_place_of_a_pth_then_upscale_through_it(mo
     assert _installed_files(folder) == ["RealESRGAN_x4plus.safetensors"]  # the .pth it replaces is gone
     row = next(line for line in runner.invoke(cli.models, ["list"]).output.splitlines()
                if line.startswith("realesrgan-x4plus"))
-    assert "installed" in row
+    assert "installed (custom)" in row  # and its size is the file's, not the published .pth's 67.0 MB
+    assert cli._human(community.stat().st_size) in row and "67.0 MB" not in row
     assert "model realesrgan-x4plus" in runner.invoke(cli.models, ["list", "--device", "cuda"]).output
     checked = runner.invoke(cli.models, ["verify", "realesrgan-x4plus"])
     assert checked.exit_code == 0 and "ok (custom, unverified)" in checked.output

@@ -1,0 +1,39 @@
+"""The by-hand GPU scripts (bench/gpu.py, bench/gpu_check.py) still run: they are used on the rare machine with a
+CUDA GPU, where a script broken by a later change would waste the machine. Their CPU modes run the same code
+paths at small sizes; the figures are not checked here (benchmarks check figures, tests check behaviour)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_gpu_benchmark_smoke_run_prints_every_row():
+    done = run("bench.gpu", "--smoke")
+    assert done.returncode == 0, done.stderr[-2000:]
+    for row in ("Real-ESRGAN x4plus", "SD-inpainting UNet", "GFPGAN v1.4 per 512² face"):
+        assert row in done.stdout
+
+
+def test_gpu_check_compares_precision_and_tiling_on_the_cpu():
+    done = run("bench.gpu_check", "--device", "cpu", "--size", "32", "--repeats", "1",
+               "--arch", "realesr-general-x4v3", "--arch", "sd-inpainting")
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("realesr-general-x4v3") for line in lines)
+    assert any(line.startswith("sd-inpainting unet") and "float16" in line for line in lines)
+    assert any(line.startswith("sd-inpainting vae") for line in lines)
+    assert lines[-1] == "all checks passed"
+
+
+def test_gpu_benchmark_without_a_gpu_says_why_and_exits_cleanly():
+    done = run("bench.gpu")
+    assert done.returncode == 0 and "no CUDA device here" in done.stdout
