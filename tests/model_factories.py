@@ -163,7 +163,9 @@ def write_yunet_like_onnx(path: Path, face_px: int = 64) -> Path:
     landmark k (col + kps[2k], row + kps[2k+1]) * s; then threshold and NMS on int-truncated boxes.
 
     Only stride 8 responds: cls = obj = sigmoid of how much of a face_px window centred on the cell is
-    bright, so the cell nearest the square's centre scores highest and NMS drops its neighbours; box and
+    bright minus how much of the ring around it (out to 2 × face_px) is, so the cell nearest the square's
+    centre scores highest and NMS drops its neighbours, and like the real YuNet (faces of ~10-300 px) it
+    finds only faces near its size: a square much larger than face_px scores low everywhere. Box and
     landmarks are constant per cell (zero-weight convs with a bias) and centred on it. Strides 16 and 32
     score ~0 but keep their shapes, since OpenCV indexes every output by the padded grid without checking."""
     import onnx
@@ -192,9 +194,17 @@ def write_yunet_like_onnx(path: Path, face_px: int = 64) -> Path:
         nodes.append(helper.make_node("AveragePool", ["bright"], [grid], kernel_shape=[s, s], strides=[s, s]))
         if s == YUNET_STRIDES[0]:
             pad = (face_px - s) // 2  # a face_px window centred on the cell's centre
+            outer_pad = (2 * face_px - s) // 2  # and the 2 × face_px window around it
             nodes += [helper.make_node("AveragePool", ["bright"], ["window"], kernel_shape=[face_px, face_px],
                                        strides=[s, s], pads=[pad] * 4, count_include_pad=1),
-                      helper.make_node("Mul", ["window", const("gain", [], [24.0])], ["scaled"]),
+                      helper.make_node("AveragePool", ["bright"], ["outer"], kernel_shape=[2 * face_px] * 2,
+                                       strides=[s, s], pads=[outer_pad] * 4, count_include_pad=1),
+                      # ring mean = (4 × outer mean − window mean) / 3; logit = 24 × (window − ring) − 14
+                      helper.make_node("Mul", ["outer", const("ring_outer", [], [4 / 3])], ["outer_part"]),
+                      helper.make_node("Mul", ["window", const("ring_inner", [], [1 / 3])], ["inner_part"]),
+                      helper.make_node("Sub", ["outer_part", "inner_part"], ["ring"]),
+                      helper.make_node("Sub", ["window", "ring"], ["contrast"]),
+                      helper.make_node("Mul", ["contrast", const("gain", [], [24.0])], ["scaled"]),
                       helper.make_node("Add", ["scaled", const("offset", [], [-14.0])], ["logit"]),
                       helper.make_node("Sigmoid", ["logit"], ["score"])]
             flat("score", f"cls_{s}", 1)

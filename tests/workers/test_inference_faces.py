@@ -180,6 +180,36 @@ def test_real_detector_finds_the_placed_face(yunet_dir, width, height, square):
     assert aligned[64:448, 64:448].min() > 200  # the box spans the template's face: the square fills the crop
 
 
+def test_a_face_that_fills_a_large_photo_is_found_by_a_coarser_pass(yunet_dir):
+    # 400 px: too big for the detector at full size or at 640 px long (like YuNet past ~300 px); the 320 px pass
+    # sees it at 62 px. Found once, in image coordinates.
+    image = black_with_squares(2048, 1536, (800, 600, 400))
+    assert faces.detection_scales(2048, 1536) == [1.0, 0.3125, 0.15625]
+    found = faces.detect_faces(real_detector(yunet_dir), image)
+    assert len(found) == 1
+    assert np.allclose(found[0].box, (800, 600, 400, 400), atol=16)  # one 8 px cell at 0.156 is 51 px
+    aligned = faces.warp_face(image, faces.alignment_matrix(found[0].landmarks))
+    assert aligned[96:416, 96:416].min() > 200
+
+
+def test_a_face_found_in_two_passes_is_one_face():
+    class CountingDetector(StandInDetector):
+        calls = 0
+
+        def detect(self, image):
+            CountingDetector.calls += 1
+            return super().detect(image)
+
+    box = (300.0, 204.0, 64.0, 64.0)
+    marks = np.array([[324, 234], [340, 234], [332, 243], [325, 251], [339, 251]], np.float32)
+    detector = CountingDetector(marks, box)
+    detector.width = 640
+    found = faces.detect_faces(detector, np.zeros((480, 640, 3), np.uint8))
+    assert CountingDetector.calls == len(faces.detection_scales(640, 480)) == 2  # it fired in both passes
+    assert len(found) == 1 and np.allclose(found[0].box, box, atol=0.01)
+    assert np.allclose(found[0].landmarks, marks, atol=0.01)
+
+
 def test_real_detector_keeps_two_faces_apart(yunet_dir):
     squares = [(42, 34, 32), (226, 166, 32)]
     found = faces.detect_faces(real_detector(yunet_dir), black_with_squares(320, 240, *squares))

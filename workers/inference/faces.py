@@ -19,7 +19,14 @@ FFHQ_TEMPLATE_512 = np.array([[192.98138, 239.94708], [318.90277, 240.1936], [25
 BORDER_VALUE = (135, 133, 132)  # facexlib's fill outside the photo: a neutral grey, not black
 MIN_FACE_PX = 12
 MAX_FACES = 20
-DETECT_LONG_SIDE = 640  # YuNet finds small faces better on an enlarged copy
+# YuNet finds faces of about 10-300 px in its input (OpenCV zoo's notes on the model), so one pass cannot serve
+# both a group photo and a close-up portrait. The finest pass sees small photos enlarged to DETECT_LONG_SIDE (small
+# faces are found better) and large ones as they are, up to DETECT_MAX_LONG_SIDE (cost; a face under ~10 px there
+# is too small to restore); coarser passes at COARSE_LONG_SIDES find faces that fill much of the photo.
+DETECT_LONG_SIDE = 640
+DETECT_MAX_LONG_SIDE = 2560
+COARSE_LONG_SIDES = (640, 320)
+NMS_IOU = 0.3  # a face found in two passes is one face (YuNet's own NMS threshold)
 
 
 @dataclass(frozen=True)
@@ -45,25 +52,39 @@ def order_landmarks(points: np.ndarray) -> np.ndarray:
     return np.vstack([eyes[np.argsort(eyes[:, 0])], nose, mouth[np.argsort(mouth[:, 0])]])
 
 
+def detection_scales(width: int, height: int) -> list[float]:
+    """The factors the image is resized by for each detection pass, finest first (see DETECT_LONG_SIDE)."""
+    long_side = max(width, height)
+    scales = [min(max(long_side, DETECT_LONG_SIDE), DETECT_MAX_LONG_SIDE) / long_side]
+    for side in COARSE_LONG_SIDES:
+        if side / long_side < scales[-1] * 0.75:  # only passes clearly coarser than the last one
+            scales.append(side / long_side)
+    return scales
+
+
 def detect_faces(detector, rgb: np.ndarray) -> list[Face]:
-    """Faces in an RGB uint8 image, largest first, at most MAX_FACES, none narrower than MIN_FACE_PX."""
+    """Faces in an RGB uint8 image, largest first, at most MAX_FACES, none narrower than MIN_FACE_PX; every
+    scale of detection_scales is searched and a face found at several is kept once (its best-scored find)."""
     import cv2
 
     height, width = rgb.shape[:2]
-    k = max(1.0, DETECT_LONG_SIDE / max(height, width))
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    if k > 1:
-        bgr = cv2.resize(bgr, (round(width * k), round(height * k)), interpolation=cv2.INTER_CUBIC)
-    detector.setInputSize((bgr.shape[1], bgr.shape[0]))
-    _, found = detector.detect(bgr)
-    faces = []
-    for row in found if found is not None else []:
-        x, y, w, h = (float(v) / k for v in row[:4])
-        if w < MIN_FACE_PX:
-            continue
-        faces.append(Face((x, y, w, h), order_landmarks(row[4:14] / k), float(row[14])))
-    faces.sort(key=lambda f: -f.box[2] * f.box[3])
-    return faces[:MAX_FACES]
+    found: list[Face] = []
+    for k in detection_scales(width, height):
+        size = (max(1, round(width * k)), max(1, round(height * k)))
+        interpolation = cv2.INTER_CUBIC if k > 1 else cv2.INTER_AREA
+        scaled = bgr if size == (width, height) else cv2.resize(bgr, size, interpolation=interpolation)
+        detector.setInputSize(size)
+        _, rows = detector.detect(scaled)
+        for row in rows if rows is not None else []:
+            x, y, w, h = (float(v) / k for v in row[:4])
+            if w >= MIN_FACE_PX:
+                found.append(Face((x, y, w, h), order_landmarks(row[4:14] / k), float(row[14])))
+    if len(found) > 1:
+        keep = cv2.dnn.NMSBoxes([[round(v) for v in f.box] for f in found], [f.score for f in found], 0.0, NMS_IOU)
+        found = [found[i] for i in np.asarray(keep, int).reshape(-1)]
+    found.sort(key=lambda f: -f.box[2] * f.box[3])
+    return found[:MAX_FACES]
 
 
 def alignment_matrix(landmarks: np.ndarray, size: int = FACE_SIZE) -> np.ndarray | None:
