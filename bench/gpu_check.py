@@ -5,6 +5,7 @@ untiled, and prints a timing table. No downloads: weights are random, so the num
 and the plumbing, not image quality.
 
     python -m bench.gpu_check [--device cuda|cpu] [--size 256] [--repeats 5]
+    python -m bench.gpu_check --device cpu --cuda-dtypes --size 64 --repeats 1   # the fp16 numerics, no GPU
 """
 from __future__ import annotations
 
@@ -66,16 +67,23 @@ def timed(fn, repeats: int, device: str) -> float:
     return statistics.median(times)
 
 
-def check(arch: str, device: str, size: int, repeats: int) -> dict:
+def check(arch: str, device: str, size: int, repeats: int, cuda_dtype_on_cpu: bool = False) -> dict:
     import copy
 
     import torch
 
-    from workers.device import prepare
+    from workers.device import dtype_for, prepare
     from workers.tiling import run_tiled
 
     reference = build(arch).to(device).eval()
     policy = prepare(copy.deepcopy(reference), device)
+    if cuda_dtype_on_cpu and device == "cpu":  # the numerics of the CUDA policy's dtype, without a GPU
+        from unittest import mock
+
+        import workers.device
+
+        with mock.patch.object(workers.device, "native_bf16", lambda: True):  # as on Ampere and newer
+            policy.to(dtype_for(reference, "cuda"))
     side = 512 if arch == "gfpgan-1.4" else size
     x = torch.rand(1, 3, side, side, device=device)
     row = {"arch": arch, "dtype": str(policy.dtype).replace("torch.", ""), "input": f"{side}x{side}"}
@@ -171,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=256, help="input side for SR models and LaMa")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--arch", action="append", help="only these (repeatable)")
+    parser.add_argument("--cuda-dtypes", action="store_true",
+                        help="with --device cpu: run each model in the dtype the CUDA policy picks (fp16 where "
+                             "supported), to check those numerics on a machine without a GPU")
     args = parser.parse_args(argv)
     import torch
 
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header + (f"{'peak GiB':>10}" if args.device == "cuda" else ""))
     failed = False
     rows = (check_sd(args.device, args.repeats) if arch == "sd-inpainting"
-            else [check(arch, args.device, args.size, args.repeats)] for arch in archs)
+            else [check(arch, args.device, args.size, args.repeats, args.cuda_dtypes)] for arch in archs)
     for row in (row for batch in rows for row in batch):
         tiled = row.get("tiled_vs_untiled_db")
         line = (f"{row['arch']:<22}{row['dtype']:<10}{row['input']:<10}{row['policy_vs_fp32_db']:>15.1f}"

@@ -34,6 +34,14 @@ def test_gpu_check_compares_precision_and_tiling_on_the_cpu():
     assert lines[-1] == "all checks passed"
 
 
+def test_gpu_check_runs_the_cuda_dtypes_on_the_cpu():
+    done = run("bench.gpu_check", "--device", "cpu", "--cuda-dtypes", "--size", "32", "--repeats", "1",
+               "--arch", "realesr-general-x4v3", "--arch", "lama")
+    assert done.returncode == 0, done.stdout + done.stderr[-2000:]
+    rows = {line.split()[0]: line.split()[1] for line in done.stdout.splitlines()[1:-1]}
+    assert rows == {"realesr-general-x4v3": "float16", "lama": "float32"}  # LaMa stays float32 on CUDA
+
+
 def test_gpu_benchmark_without_a_gpu_says_why_and_exits_cleanly():
     done = run("bench.gpu")
     assert done.returncode == 0 and "no CUDA device here" in done.stdout
