@@ -50,6 +50,12 @@ class Defaults:
         "erase-object": 180,
         "inpaint": 300,
     }
+    # CPU seconds per input megapixel of the upscalers, at one torch thread (a 2-core worker's default), measured
+    # with the released architectures (bench/RESULTS.md, "CPU time limits"). A CPU job one of them runs may take
+    # CPU_MODEL_TIME_MARGIN times that, when that is longer than JOB_TIMEOUTS: a 2 MP photo through RRDBNet x4 takes
+    # ~10 minutes on such a CPU, which a fixed limit would fail every time.
+    CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
+    CPU_MODEL_TIME_MARGIN = 3.0
     WORKER_HEARTBEAT_SECONDS = 5.0
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded
     QUEUED_EXPIRE_SECONDS = 3600.0  # a job still queued after this is failed+refunded

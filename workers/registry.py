@@ -357,8 +357,12 @@ def installed_model_for(operation: str, params: dict[str, Any], models_dir: Path
     if operation == UPSCALE:
         return _upscaler_for(int(params.get("scale", 4)), models_dir, device)
     if operation == ENHANCE:
-        # Enhance = restore at the same size: run an SR net, then downsample back (see inference/upscale.py).
-        return _first_installed(["realesrgan-x2plus"], models_dir) or _upscaler_for(4, models_dir, device)
+        # Enhance = restore at the same size: run an SR net, then downsample back (see inference/upscale.py). On
+        # a GPU the 2x RRDBNet (a quarter of the 4x one's compute); on a CPU the compact net, 4x faster still.
+        order = ["realesrgan-x2plus", "realesrgan-x4plus", "realesr-general-x4v3"]
+        if device != "cuda":
+            order = ["realesr-general-x4v3", "realesrgan-x2plus", "realesrgan-x4plus"]
+        return _first_installed(order, models_dir)
     if operation == REMOVE_BACKGROUND:
         wanted = params.get("model")
         if wanted:

@@ -6,6 +6,7 @@ alive in Redis, stamps the running job's row, and reaps jobs whose own worker we
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -102,19 +103,31 @@ def limit_torch_threads(app: Flask) -> None:
 
 
 def time_limit(job_id: str, operation: str) -> int:
-    """The job's time limit here: GPU_JOB_TIMEOUTS only when a model engine will run it on CUDA; a classical
-    engine (no model installed) runs at CPU speed on any host, so it keeps the CPU limit."""
+    """The job's time limit here, sized for how it will run:
+
+    - GPU_JOB_TIMEOUTS only when a model engine will run it on CUDA; a classical engine (no model installed) runs
+      at CPU speed on any host, so it keeps the CPU limit;
+    - on a CPU, an upscaler's time grows with the input's pixels (CPU_MODEL_SECONDS_PER_MP), so the limit does too
+      when that is longer than the operation's.
+    """
     from flask import current_app
 
     from workers.registry import installed_model_for
 
+    config = current_app.config
     runs_on = device.device_name()
-    if runs_on == "cuda":
-        params = db.session.scalar(db.select(Job.params).where(Job.id == job_id)) or {}
-        db.session.rollback()  # a read only: leave no transaction open for run_job
-        if installed_model_for(operation, params, current_app.config["MODELS_DIR"], runs_on) is None:
-            runs_on = "cpu"
-    return job_timeout(operation, runs_on)
+    params, width, height = db.session.execute(
+        db.select(Job.params, Job.input_width, Job.input_height).where(Job.id == job_id)).first() or ({}, 0, 0)
+    db.session.rollback()  # a read only: leave no transaction open for run_job
+    model = installed_model_for(operation, params or {}, config["MODELS_DIR"], runs_on)
+    if runs_on == "cuda" and model is None:
+        runs_on = "cpu"
+    limit = job_timeout(operation, runs_on)
+    per_mp = config["CPU_MODEL_SECONDS_PER_MP"].get(model) if runs_on == "cpu" else None
+    if per_mp:
+        megapixels = (width or 0) * (height or 0) / 1e6
+        limit = max(limit, math.ceil(per_mp * megapixels * config["CPU_MODEL_TIME_MARGIN"]))
+    return limit
 
 
 def device_sized_worker_class():

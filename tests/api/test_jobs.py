@@ -177,6 +177,35 @@ def test_the_time_limit_is_sized_for_how_the_job_runs(app, api, monkeypatch, dev
         assert job["error"]["code"] == "timeout" and "1 s" in job["error"]["message"] and job["refunded"]
 
 
+@pytest.mark.parametrize("installed, size, expected", [
+    (None, (4000, 3000), 600),  # the classical engine: the operation's limit
+    ("realesr-general-x4v3", (1000, 1000), 600),  # 20 s/MP × 1 MP × 3 is under it
+    ("realesrgan-x4plus", (1000, 1000), 960),  # 320 s/MP × 1 MP × 3
+    ("realesrgan-x4plus", (2000, 1500), 2880),
+])
+def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypatch, installed, size, expected):
+    from pathlib import Path
+
+    from pixelforge.extensions import db
+    from pixelforge.models import Job
+    from workers import device
+    from workers.registry import REGISTRY
+    from workers.worker import time_limit
+
+    monkeypatch.setattr(device, "device_name", lambda: "cpu")
+    if installed:
+        entry = REGISTRY.get(installed)
+        weights = Path(app.config["MODELS_DIR"]) / entry.name / entry.files[0].path
+        weights.parent.mkdir(parents=True)
+        weights.write_bytes(b"stand-in")
+    job_id = api.submit("upscale", image_bytes(), scale="4").get_json()["job_id"]
+    job = db.session.get(Job, job_id)
+    job.input_width, job.input_height = size  # as if the upload had been that large
+    db.session.commit()
+    assert app.config["JOB_TIMEOUTS"]["upscale"] == 600
+    assert time_limit(job_id, "upscale") == expected
+
+
 def test_abandoned_processing_job_is_reaped_on_read(app, api):
     from pixelforge.extensions import db
     from pixelforge.models import Job, utcnow

@@ -111,6 +111,19 @@ def test_upscaler_choice(tmp_path, installed, device, scale, expected):
     assert installed_model_for("upscale", {"scale": scale}, tmp_path, device) == expected
 
 
+@pytest.mark.parametrize("installed, device, expected", [
+    (["realesrgan-x2plus", "realesrgan-x4plus", "realesr-general-x4v3"], "cuda", "realesrgan-x2plus"),
+    (["realesrgan-x2plus", "realesrgan-x4plus", "realesr-general-x4v3"], "cpu", "realesr-general-x4v3"),
+    (["realesrgan-x2plus", "realesrgan-x4plus"], "cpu", "realesrgan-x2plus"),  # the cheaper RRDBNet
+    (["realesrgan-x4plus"], "cpu", "realesrgan-x4plus"),
+    (["realesr-general-x4v3"], "cuda", "realesr-general-x4v3"),
+])
+def test_enhance_choice(tmp_path, installed, device, expected):
+    for name in installed:
+        install(tmp_path, name)
+    assert installed_model_for("enhance", {}, tmp_path, device) == expected
+
+
 def test_restore_face_needs_the_detector_too(tmp_path):
     install(tmp_path, "gfpgan-1.4")
     assert installed_model_for("restore-face", {"fidelity": 0.5}, tmp_path) is None

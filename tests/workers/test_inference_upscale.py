@@ -60,7 +60,7 @@ def test_opaque_alpha_stays_opaque(models_dir):
 def test_enhance_keeps_the_size(models_dir):
     image = mf.gradient_image(30, 22)
     out = run_model_engine("enhance", EngineInput(image, {}), models_dir)
-    assert out.model == "realesrgan-x2plus" and out.image.size == (30, 22)
+    assert out.model == "realesr-general-x4v3" and out.image.size == (30, 22)  # a CPU's choice (registry tests)
 
 
 def test_no_weights_means_none(tmp_path):
