@@ -83,6 +83,14 @@ def test_odd_sizes_are_padded_to_a_multiple_of_8():
     assert padded[0] >= scaled[0] and padded[1] >= scaled[1]
 
 
+def test_a_cpu_works_at_sd15s_native_size_and_a_gpu_at_up_to_twice_it(monkeypatch):
+    monkeypatch.setattr(inpaint_module, "WORK_MIN", 512)
+    monkeypatch.setattr(inpaint_module, "WORK_MAX", 1024)
+    assert inpaint_module.working_size(1600, 1200, "cuda") == ((1024, 768), (1024, 768))
+    assert inpaint_module.working_size(1600, 1200, "cpu") == ((512, 384), (512, 384))
+    assert inpaint_module.working_size(300, 200, "cpu")[0] == (512, 341)  # small crops still go up to 512
+
+
 def test_tiny_pipeline_has_sd15_eighth_size_latents(models_dir):
     # With a x2 VAE a 4-step job at the engine's 512 px working size took 22-31 s (bench/RESULTS.md, change 9).
     pipe = inpaint_module.load_pipeline(models_dir / "sd-inpainting", "cpu")

@@ -1,7 +1,9 @@
 """Prompted inpainting with diffusers' StableDiffusionInpaintPipeline, loaded from our models folder only.
 
 The pipeline works on a crop around the mask (with context), scaled so its long side lies in
-[WORK_MIN, WORK_MAX] (SD 1.5 is trained at 512) and padded to a multiple of 8. Its output is composited
+[WORK_MIN, WORK_MAX] (SD 1.5 is trained at 512; a GPU can afford more detail) and padded to a multiple of 8. On a
+CPU the long side stays at CPU_WORK_MAX: a UNet step there takes 15 s at 512² but 89 s at 1024² (one thread,
+bench/RESULTS.md), so 30 steps at 1024² would outlast the job's time limit. Its output is composited
 back through a feathered mask, so pixels further than FEATHER_PX from the mask are the original bytes
 (the VAE round trip would otherwise shift the whole image).
 
@@ -22,6 +24,7 @@ from PIL import Image
 from workers.engines.base import EngineError, EngineInput, EngineOutput
 
 WORK_MIN, WORK_MAX = 512, 1024  # long side of what the pipeline sees
+CPU_WORK_MAX = 512
 CONTEXT = 0.5  # context around the mask's box, as a fraction of the box's size (at least 32 px)
 FEATHER_PX = 8
 
@@ -84,10 +87,12 @@ def mask_box(mask: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, in
     return max(0, x0 - mx), max(0, y0 - my), min(width, x1 + mx), min(height, y1 + my)
 
 
-def working_size(width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(scaled size, padded size): long side clamped into [WORK_MIN, WORK_MAX], then padded to a multiple of 8."""
+def working_size(width: int, height: int, device: str = "cuda") -> tuple[tuple[int, int], tuple[int, int]]:
+    """(scaled size, padded size): long side clamped into [WORK_MIN, WORK_MAX] (at most CPU_WORK_MAX on a CPU),
+    then padded to a multiple of 8."""
     long_side = max(width, height)
-    scale = min(max(long_side, WORK_MIN), WORK_MAX) / long_side
+    work_max = WORK_MAX if device == "cuda" else min(WORK_MAX, CPU_WORK_MAX)
+    scale = min(max(long_side, WORK_MIN), work_max) / long_side
     scaled = (max(8, round(width * scale)), max(8, round(height * scale)))
     padded = (math.ceil(scaled[0] / 8) * 8, math.ceil(scaled[1] / 8) * 8)
     return scaled, padded
@@ -140,7 +145,7 @@ def run_inpaint(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
     pipe = warm_model(name, models_dir, f"diffusers-{device}", lambda folder: load_pipeline(folder, device))
     x0, y0, x1, y1 = box
     crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
-    scaled, padded = working_size(x1 - x0, y1 - y0)
+    scaled, padded = working_size(x1 - x0, y1 - y0, device)
     work = _pad(np.asarray(Image.fromarray(crop).resize(scaled, Image.LANCZOS)), padded)
     work_mask = _pad(np.asarray(Image.fromarray(crop_mask).resize(scaled, Image.NEAREST)), padded)
     inp.progress(0.02)
