@@ -131,7 +131,7 @@ def submit_job(user: User, submission: Submission) -> Job:
         raise
 
     try:
-        queue.enqueue_job(job_id, operation.name)
+        queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height)
     except queue.QueueUnavailable as exc:
         credits.finish_unsuccessfully(job_id, JobStatus.FAILED, "queue_unavailable", str(exc), utcnow())
         raise

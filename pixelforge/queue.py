@@ -78,14 +78,16 @@ def job_timeout(operation: str, device: str = "cpu") -> int:
     return limit
 
 
-def enqueue_job(job_id: str, operation: str) -> None:
-    """Put a job id on the queue; the worker loads everything else from SQL and storage."""
+def enqueue_job(job_id: str, operation: str, params: dict, pixels: int) -> None:
+    """Put a job id on the queue; the worker loads everything else from SQL and storage. The meta carries what a
+    worker needs to size the job's time limit before it starts (its operation, parameters and input pixels), so
+    that takes no database read."""
     from workers.tasks import run_job
 
     try:
         get_queue().enqueue(run_job, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
                             failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]),
-                            meta={"operation": operation})
+                            meta={"operation": operation, "params": params, "pixels": pixels})
     except RedisError as exc:
         raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
 

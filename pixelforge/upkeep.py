@@ -54,13 +54,14 @@ def reap_jobs() -> int:
 
 def requeue_missing_jobs() -> int:
     """Put back on the queue the jobs SQL says are queued but Redis lost (a restart, a flush). Returns how many."""
-    queued = db.session.execute(db.select(Job.id, Job.operation).where(Job.status == JobStatus.QUEUED)).all()
+    queued = db.session.execute(db.select(Job.id, Job.operation, Job.params, Job.input_width, Job.input_height)
+                                .where(Job.status == JobStatus.QUEUED)).all()
     if not queued:
         return 0
     present = queue.queued_job_ids()
-    missing = [(job_id, operation) for job_id, operation in queued if job_id not in present]
-    for job_id, operation in missing:
-        queue.enqueue_job(job_id, operation)
+    missing = [row for row in queued if row.id not in present]
+    for row in missing:
+        queue.enqueue_job(row.id, row.operation, row.params or {}, (row.input_width or 0) * (row.input_height or 0))
     if missing:
         log.warning("re-enqueued %d job(s) that the queue had lost", len(missing))
     return len(missing)

@@ -102,32 +102,39 @@ def limit_torch_threads(app: Flask) -> None:
     torch.set_num_threads(threads)
 
 
-def time_limit(job_id: str, operation: str) -> int:
+def time_limit(job_id: str, operation: str, meta: dict | None = None) -> int:
     """The job's time limit here, sized for how it will run:
 
     - GPU_JOB_TIMEOUTS only when a model engine will run it on CUDA; a classical engine (no model installed) runs
       at CPU speed on any host, so it keeps the CPU limit;
     - on a CPU, an upscaler's time grows with the input's pixels (CPU_MODEL_SECONDS_PER_MP), so the limit does too
       when that is longer than the operation's.
+
+    ``meta`` is the queue entry's (params and pixels, see queue.enqueue_job); a job queued without them is read
+    from the database.
     """
     from flask import current_app
 
     from workers.registry import installed_model_for
 
     config = current_app.config
+    meta = meta or {}
+    params, pixels = meta.get("params"), meta.get("pixels")
+    if params is None or pixels is None:
+        row = db.session.execute(db.select(Job.params, Job.input_width, Job.input_height)
+                                 .where(Job.id == job_id)).first()
+        db.session.rollback()  # a read only: leave no transaction open for run_job
+        params, pixels = (row.params or {}, (row.input_width or 0) * (row.input_height or 0)) if row else ({}, 0)
     runs_on = device.device_name()
-    params, width, height = db.session.execute(
-        db.select(Job.params, Job.input_width, Job.input_height).where(Job.id == job_id)).first() or ({}, 0, 0)
-    db.session.rollback()  # a read only: leave no transaction open for run_job
-    model = installed_model_for(operation, params or {}, config["MODELS_DIR"], runs_on)
-    if runs_on == "cuda" and model is None:
-        runs_on = "cpu"
-    limit = job_timeout(operation, runs_on)
-    per_mp = config["CPU_MODEL_SECONDS_PER_MP"].get(model) if runs_on == "cpu" else None
-    if per_mp:
-        megapixels = (width or 0) * (height or 0) / 1e6
-        limit = max(limit, math.ceil(per_mp * megapixels * config["CPU_MODEL_TIME_MARGIN"]))
-    return limit
+    limit = job_timeout(operation, "cpu")
+    per_mp = config["CPU_MODEL_SECONDS_PER_MP"]
+    margin = config["CPU_MODEL_TIME_MARGIN"] * pixels / 1e6
+    if runs_on == "cpu" and max(per_mp.values(), default=0) * margin <= limit:
+        return limit  # no model could need longer: skip the look-up (most jobs; it runs before each one)
+    model = installed_model_for(operation, params, config["MODELS_DIR"], runs_on)
+    if runs_on == "cuda":
+        return job_timeout(operation, "cuda" if model is not None else "cpu")
+    return max(limit, math.ceil(per_mp.get(model, 0) * margin))
 
 
 def device_sized_worker_class():
@@ -138,7 +145,7 @@ def device_sized_worker_class():
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
             if operation:
-                job.timeout = time_limit(job.id, operation)
+                job.timeout = time_limit(job.id, operation, job.meta)
             return super().perform_job(job, queue, *args, **kwargs)
 
     return DeviceSizedWorker

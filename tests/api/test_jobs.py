@@ -203,7 +203,19 @@ def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypa
     job.input_width, job.input_height = size  # as if the upload had been that large
     db.session.commit()
     assert app.config["JOB_TIMEOUTS"]["upscale"] == 600
-    assert time_limit(job_id, "upscale") == expected
+    assert time_limit(job_id, "upscale") == expected  # a job queued without the facts: read from the database
+    facts = {"params": {"scale": 4}, "pixels": size[0] * size[1]}  # what the queue entry carries now
+    assert time_limit("not-in-the-database", "upscale", facts) == expected  # no database read needed
+
+
+def test_the_queue_entry_carries_what_sizes_the_time_limit(app, api):
+    from rq import Queue
+
+    from pixelforge.queue import get_redis
+
+    job_id = api.submit("upscale", image_bytes(), scale="2").get_json()["job_id"]
+    entry = Queue(app.config["QUEUE_NAME"], connection=get_redis()).fetch_job(job_id)
+    assert entry.meta == {"operation": "upscale", "params": {"scale": 2}, "pixels": 32 * 24}
 
 
 def test_abandoned_processing_job_is_reaped_on_read(app, api):
