@@ -280,25 +280,30 @@ def installed_variants(folder: Path, entry: ModelEntry, spec: ModelFile) -> list
     return [Path(folder) / v for v in file_variants(entry, spec) if (Path(folder) / v).is_file()]
 
 
+def _first_installed_variant(folder: Path, entry: ModelEntry, spec: ModelFile) -> Path | None:
+    """The first variant of ``spec`` that exists (the registry path first), stopping at it; None when none does.
+    Runs for every job's model choice, so it stats no more files than it must."""
+    return next((path for v in file_variants(entry, spec) if (path := Path(folder) / v).is_file()), None)
+
+
 def installed_file(folder: Path, entry: ModelEntry, spec: ModelFile) -> Path:
     """Where ``spec`` is installed under the model's folder: the registry path, else a custom file of another
     format added in its place; the registry path when neither exists (so errors name the expected file)."""
-    found = installed_variants(folder, entry, spec)
-    return found[0] if found else Path(folder) / spec.path
+    return _first_installed_variant(folder, entry, spec) or Path(folder) / spec.path
 
 
 def weights_file(name: str, models_dir: Path) -> Path:
     """The installed weights of a single-file model (what the worker's loaders open)."""
     entry = REGISTRY.get(name)
-    return installed_file(Path(models_dir) / entry.name, entry, entry.files[0])
+    return installed_file(model_dir(models_dir, name), entry, entry.files[0])
 
 
 def is_installed(name: str, models_dir: Path) -> bool:
     """All of the model's files (in any format its loader reads) and those of the models it requires exist;
     no hashing."""
     entry = REGISTRY.get(name)
-    base = Path(models_dir) / entry.name
-    if not all(installed_file(base, entry, f).is_file() for f in entry.files):
+    base = model_dir(models_dir, name)
+    if not all(_first_installed_variant(base, entry, f) for f in entry.files):
         return False
     return all(is_installed(dep, models_dir) for dep in entry.requires)
 
