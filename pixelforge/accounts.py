@@ -30,6 +30,14 @@ def find_user(email: str) -> User | None:
     return db.session.scalar(db.select(User).filter_by(email=(email or "").strip().lower()))
 
 
+def get_user(user_id: int) -> User:
+    """The user with this id, from the database (the caller's balance is never taken from a cache)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise AccountError(f"no user with id {user_id}")
+    return user
+
+
 def require_user(email: str) -> User:
     user = find_user(email)
     if user is None:

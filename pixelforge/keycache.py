@@ -8,9 +8,10 @@ never used. A random token (not a counter) means a Redis restart cannot bring an
 be read, nothing is served from the cache. The epoch lives beside the rate-limit counters (flask-limiter's storage):
 a cached read reads it in the same script call that counts the request, so a poll costs one Redis round trip.
 
-Only reads (GET/HEAD) use it: they never need the balance, and the cached user carries identity fields only
-(id, email, plan); any other attribute is loaded from the database on first access. Entries age out after
-`API_KEY_CACHE_SECONDS` (default: last_used_at's one-minute resolution, so that stamp stays as fresh as before).
+Only reads (GET/HEAD) use it, and a cached read's current_user is an `ApiCaller` (id, email, plan), not an ORM
+object: building and merging a User into the session cost a status poll as much as its own SELECT. A read that
+needs more (the balance) loads the row by id. Entries age out after `API_KEY_CACHE_SECONDS` (default:
+last_used_at's one-minute resolution, so that stamp stays as fresh as before).
 """
 from __future__ import annotations
 
@@ -21,10 +22,9 @@ import time
 from dataclasses import dataclass
 
 from flask import current_app, g
-from sqlalchemy.orm import make_transient_to_detached
+from flask_login import UserMixin
 
 from pixelforge import ratelimit
-from pixelforge.extensions import db
 from pixelforge.models import User
 from pixelforge.plans import get_plan, read_rpm
 
@@ -33,6 +33,15 @@ log = logging.getLogger(__name__)
 EPOCH_KEY = "pixelforge:auth-epoch"
 MAX_ENTRIES = 10_000  # one per active key; past this the cache starts over
 _EXTENSION = "pixelforge.keycache"
+
+
+@dataclass(frozen=True, eq=False)  # UserMixin compares by get_id()
+class ApiCaller(UserMixin):
+    """The owner of a key verified earlier: identity and plan, all that a read's checks and views need."""
+
+    id: int
+    email: str
+    plan: str
 
 
 @dataclass(frozen=True)
@@ -107,9 +116,8 @@ def bump_epoch() -> None:
                     "expire within %s s", exc, current_app.config["API_KEY_CACHE_SECONDS"])
 
 
-def owner_for_read(digest: str) -> tuple[User | None, str | None]:
-    """For a GET: (the cached owner of this key, attached to the session, or None; the epoch to cache a database
-    answer under). A hit also counts the read against the owner's plan (one script call with the epoch read) and
+def owner_for_read(digest: str) -> tuple[ApiCaller | None, str | None]:
+    """For a GET: (the cached owner of this key, or None; the epoch to cache a database answer under). A hit also counts the read against the owner's plan (one script call with the epoch read) and
     leaves the decision in g.counted_read for the API's gate to enforce in its order (403 and 413 before 429).
     After an invalidation that count stays: the caller's next read is counted once more.
     """
@@ -124,9 +132,7 @@ def owner_for_read(digest: str) -> tuple[User | None, str | None]:
     if epoch is None or epoch.decode() != entry.epoch:
         return None, epoch.decode() if epoch is not None else current_epoch()
     g.counted_read = decision
-    user = User(id=entry.user_id, email=entry.email, plan=entry.plan)
-    make_transient_to_detached(user)  # the other columns are expired: read from the database if touched
-    return db.session.merge(user, load=False), entry.epoch
+    return ApiCaller(entry.user_id, entry.email, entry.plan), entry.epoch
 
 
 def remember(digest: str, user: User, epoch: str | None) -> None:

@@ -111,3 +111,37 @@ def test_redis_down_falls_back_to_the_database(tmp_path, redis_server):
             response = client.get("/api/v1/account", headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200
         db.session.remove()
+
+
+@pytest.fixture
+def statements(app):
+    """Every SQL statement run so far."""
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_cached_status_poll_runs_one_statement_on_the_jobs_table(api, png, statements):
+    job_id = api.submit("enhance", png).get_json()["job_id"]
+    assert api.get(f"/jobs/{job_id}").status_code == 200  # verifies the key in SQL, caches it
+    statements.clear()
+    response = api.get(f"/jobs/{job_id}")
+    assert response.status_code == 200 and response.get_json()["job_id"] == job_id
+    assert len(statements) == 1 and "FROM jobs" in statements[0]
+
+
+def test_a_cached_caller_is_not_an_orm_object(api, app):
+    from flask_login import current_user
+
+    from pixelforge.keycache import ApiCaller
+
+    assert api.get("/account").status_code == 200  # cached now
+    with app.test_request_context("/api/v1/jobs", headers=api.headers):
+        assert isinstance(current_user._get_current_object(), ApiCaller)
+        assert current_user.id == api.user_id and current_user.plan == "pro"
+        assert not db.session.registry.has()  # finding the caller opened no database session
