@@ -117,8 +117,9 @@ def bump_epoch() -> None:
 
 
 def owner_for_read(digest: str) -> tuple[ApiCaller | None, str | None]:
-    """For a GET: (the cached owner of this key, or None; the epoch to cache a database answer under). A hit also counts the read against the owner's plan (one script call with the epoch read) and
-    leaves the decision in g.counted_read for the API's gate to enforce in its order (403 and 413 before 429).
+    """For a GET: (the cached owner of this key, or None; the epoch to cache a database answer under).
+    A hit also counts the read against the owner's plan (one script call with the epoch read) and leaves the
+    decision in g.counted_read for the API's gate to enforce in its order (403 and 413 before 429).
     After an invalidation that count stays: the caller's next read is counted once more.
     """
     cache = _cache()

@@ -1,5 +1,7 @@
 """Reads reuse a verified API key (keycache) without ever outliving a revocation or a plan change made by
 another process: a second app on the same database and Redis plays the CLI or another web process."""
+from contextlib import contextmanager
+
 import pytest
 from sqlalchemy import event
 
@@ -7,18 +9,34 @@ from pixelforge import create_app
 from pixelforge.extensions import db
 
 
+@contextmanager
+def recorded_statements(needle: str = ""):
+    """The SQL statements run inside the block that contain needle (all of them by default)."""
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        if needle in statement:
+            seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
 @pytest.fixture
 def key_queries(app):
     """How many SQL statements have read the api_keys table so far."""
-    seen = []
+    with recorded_statements("FROM api_keys") as seen:
+        yield seen
 
-    def count(conn, cursor, statement, *args):
-        if "FROM api_keys" in statement:
-            seen.append(statement)
 
-    event.listen(db.engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", count)
+@pytest.fixture
+def statements(app):
+    """Every SQL statement run so far."""
+    with recorded_statements() as seen:
+        yield seen
 
 
 @pytest.fixture
@@ -111,19 +129,6 @@ def test_redis_down_falls_back_to_the_database(tmp_path, redis_server):
             response = client.get("/api/v1/account", headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200
         db.session.remove()
-
-
-@pytest.fixture
-def statements(app):
-    """Every SQL statement run so far."""
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_a_cached_status_poll_runs_one_statement_on_the_jobs_table(api, png, statements):
