@@ -51,9 +51,13 @@ def add_rate_headers(response):
 
 def init_app(app: Flask) -> None:
     from pixelforge.api import account, jobs, submissions  # noqa: F401  (routes register on bp)
+    from pixelforge.api.docs import docs
     from pixelforge.extensions import csrf, limiter
 
     csrf.exempt(bp)  # Bearer keys only, no cookies: nothing for a cross-site form to ride on
     limiter.exempt(bp)  # limits here come from ratelimit, checked after authentication
     app.register_blueprint(bp)
+    csrf.exempt(docs)
+    limiter.exempt(docs)
+    app.register_blueprint(docs)
     register_error_handlers(app, "/api/")
