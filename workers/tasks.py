@@ -17,7 +17,7 @@ from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.operations import ValidationFailed
 from pixelforge.queue import job_timeout
-from pixelforge.storage import StorageError, get_storage, job_object_key
+from pixelforge.storage import StorageError, StorageFull, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,8 @@ def run_job(job_id: str) -> str:
     except (EngineError, ValidationFailed) as exc:
         return _fail(job_id, "inference_error", f"{exc}; the job was refunded")
     except StorageError as exc:
-        return _fail(job_id, "storage_error", f"{exc}; the job was refunded, please retry later")
+        code = "storage_full" if isinstance(exc, StorageFull) else "storage_error"
+        return _fail(job_id, code, f"{exc}; the job was refunded, please retry later")
     except Exception as exc:  # a bug or an engine crash must still end the job and refund it
         log.exception("job %s crashed", job_id)
         return _fail(job_id, "internal_error", f"the engine failed unexpectedly ({type(exc).__name__}); "
