@@ -121,7 +121,8 @@ def run_job(job_id: str) -> str:
         timeout = rq_job.timeout if rq_job is not None and rq_job.timeout else job_timeout(operation)
         return _fail(job_id, "timeout", f"the job ran past its {timeout} s time limit; it was refunded")
     except (EngineError, ValidationFailed) as exc:
-        return _fail(job_id, "inference_error", f"{exc}; the job was refunded")
+        code = exc.code if isinstance(exc, EngineError) else "inference_error"  # e.g. no_face_found
+        return _fail(job_id, code, f"{exc}; the job was refunded")
     except StorageError as exc:
         code = "storage_full" if isinstance(exc, StorageFull) else "storage_error"
         return _fail(job_id, code, f"{exc}; the job was refunded, please retry later")
