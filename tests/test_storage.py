@@ -172,3 +172,30 @@ def test_readyz_reports_storage_it_cannot_write_at_all(app, client, tmp_path, st
     monkeypatch.setattr("pixelforge.storage.os.replace", read_only)
     response = client.get("/readyz")
     assert response.status_code == 503 and response.get_json()["checks"]["storage"].startswith("error")
+
+
+def test_a_mask_that_cannot_be_stored_takes_the_stored_input_with_it(api, app, storage_on, tmp_path, monkeypatch):
+    """Simulated ENOSPC on the second object of a submission (no root needed): 507, free, no orphaned input."""
+    from conftest import mask_bytes
+
+    storage_on(tmp_path / "storage")
+    real_put = LocalStorage.put
+
+    def put(self, key, data):
+        if key.endswith("/mask"):
+            raise StorageFull(f"storage is full (No space left on device); could not store {key}")
+        real_put(self, key, data)
+
+    monkeypatch.setattr(LocalStorage, "put", put)
+    response = api.submit("erase-object", image_bytes(), mask_bytes())
+    assert response.status_code == 507 and response.get_json()["error"]["code"] == "insufficient_storage"
+    assert response.headers["Retry-After"]
+    assert api.user.credits == 10
+    assert every_file(tmp_path / "storage") == []
+
+
+def test_the_playground_words_a_full_disk_for_a_person():
+    from ui.runner import _failure
+
+    failure = _failure(StorageFull("storage is full"))
+    assert failure.status == 507 and "nothing was charged" in failure.message
