@@ -19,6 +19,7 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite in the instance folder
     REDIS_URL: str | None = None  # default: the embedded redis started by `pixelforge serve`
     STORAGE_DIR: str | None = None  # default: <instance>/storage
+    STORAGE_MIN_FREE_BYTES = 64 * 1024 * 1024  # /readyz says not ready with less free space than this in STORAGE_DIR
     MODELS_DIR: str | None = None  # default: <instance>/models (PIXELFORGE_MODELS also works)
     QUEUE_NAME = "pixelforge"
 

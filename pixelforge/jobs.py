@@ -101,7 +101,8 @@ def _ensure_runnable(operation: Operation, params: dict) -> None:
 
 
 def submit_job(user: User, submission: Submission) -> Job:
-    """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageError (502)."""
+    """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageFull (507),
+    StorageError (502)."""
     operation, params = submission.operation, submission.params
     cost = operation.cost(params)
     if user.credits < cost:
@@ -113,9 +114,13 @@ def submit_job(user: User, submission: Submission) -> Job:
     storage = get_storage()
     input_key = job_object_key(job_id, "input")
     mask_key = job_object_key(job_id, "mask") if submission.mask is not None else None
-    storage.put(input_key, submission.image)
-    if mask_key:
-        storage.put(mask_key, submission.mask)
+    try:
+        storage.put(input_key, submission.image)
+        if mask_key:
+            storage.put(mask_key, submission.mask)
+    except StorageError:  # e.g. StorageFull (507) for the mask: the stored input goes too; nothing is charged yet
+        _delete_quietly(storage, input_key)
+        raise
 
     job = Job(id=job_id, user_id=user.id, operation=operation.name, params=params, status=JobStatus.QUEUED,
               credits=cost, input_key=input_key, mask_key=mask_key, input_width=submission.header.width,

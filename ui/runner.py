@@ -74,7 +74,7 @@ def _failure(exc: Exception) -> RunFailed | None:
     from pixelforge.operations import ValidationFailed
     from pixelforge.queue import QueueUnavailable
     from pixelforge.ratelimit import RateLimited
-    from pixelforge.storage import StorageError
+    from pixelforge.storage import StorageError, StorageFull
 
     if isinstance(exc, ValidationFailed):
         return RunFailed(422, "Check your input", exc.message)
@@ -86,6 +86,8 @@ def _failure(exc: Exception) -> RunFailed | None:
                                                f"Try again in {exc.decision.retry_after} s.")
     if isinstance(exc, QueueUnavailable):
         return RunFailed(503, "Service unavailable", str(exc))
+    if isinstance(exc, StorageFull):
+        return RunFailed(507, "Storage full", "The server has no room for this image now; nothing was charged.")
     if isinstance(exc, StorageError):
         return RunFailed(502, "Storage error", f"{exc}; please try again later.")
     return None

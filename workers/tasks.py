@@ -17,7 +17,7 @@ from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.operations import ValidationFailed
 from pixelforge.queue import job_timeout
-from pixelforge.storage import StorageError, get_storage, job_object_key
+from pixelforge.storage import StorageError, StorageFull, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +121,11 @@ def run_job(job_id: str) -> str:
         timeout = rq_job.timeout if rq_job is not None and rq_job.timeout else job_timeout(operation)
         return _fail(job_id, "timeout", f"the job ran past its {timeout} s time limit; it was refunded")
     except (EngineError, ValidationFailed) as exc:
-        return _fail(job_id, "inference_error", f"{exc}; the job was refunded")
+        code = exc.code if isinstance(exc, EngineError) else "inference_error"  # e.g. no_face_found
+        return _fail(job_id, code, f"{exc}; the job was refunded")
     except StorageError as exc:
-        return _fail(job_id, "storage_error", f"{exc}; the job was refunded, please retry later")
+        code = "storage_full" if isinstance(exc, StorageFull) else "storage_error"
+        return _fail(job_id, code, f"{exc}; the job was refunded, please retry later")
     except Exception as exc:  # a bug or an engine crash must still end the job and refund it
         log.exception("job %s crashed", job_id)
         return _fail(job_id, "internal_error", f"the engine failed unexpectedly ({type(exc).__name__}); "
