@@ -31,11 +31,14 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
            "animated_image", "output_too_large"]),
     429: ("The plan's rate limit over the last 60 seconds is used up; retry after `Retry-After` seconds.",
           ["rate_limited"]),
-    502: ("The job failed in inference, or storage failed; the job was refunded.", ["storage_error", "job_failed"]),
+    502: ("Storage failed, or (on download) the job failed and was refunded: the code is the job's own error code.",
+          ["storage_error", "inference_error", "no_face_found", "no_subject_found", "storage_full", "timeout",
+           "worker_lost", "queue_timeout", "queue_unavailable", "internal_error", "job_failed"]),
     503: ("The queue is unreachable, no worker is live, or the operation's model is not installed; nothing was "
           "charged.", ["service_unavailable"]),
+    507: ("Storage is full, so the upload could not be kept; nothing was charged.", ["insufficient_storage"]),
 }
-SUBMISSION_ERRORS = (401, 402, 403, 409, 413, 422, 429, 503)
+SUBMISSION_ERRORS = (401, 402, 403, 409, 413, 422, 429, 503, 507)
 READ_ERRORS = (401, 403, 429)
 
 
