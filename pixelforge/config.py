@@ -69,6 +69,9 @@ class Defaults:
     STRICT_STARTUP_CHECKS = False  # refuse to start (rather than warn) when Redis may evict queued jobs
 
     WEB_THREADS = 16  # requests the web process serves at once (Flask runs in a thread pool under the ASGI root)
+    BODY_IDLE_TIMEOUT_SECONDS = 30.0  # a request body that stalls this long between chunks gets 408
+    BODY_TIMEOUT_SECONDS = 300.0  # ... or that is not complete this long after its headers
+    KEEPALIVE_SECONDS = 75  # an idle HTTP connection stays open this long (above clients' poll intervals)
     PLAYGROUND_ENABLED = True  # mount the Gradio playground at /playground
     PLAYGROUND_TEMP_DIR: str | None = None  # Gradio's upload/result cache; default <instance>/gradio
     PLAYGROUND_CONCURRENCY = 8  # playground runs that may wait on jobs at once

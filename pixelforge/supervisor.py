@@ -2,7 +2,8 @@
 
 Workers that die (a crash, an OOM kill, `kill -9`) are restarted; the web server dying stops everything.
 The supervisor also runs the job upkeep (reaping, requeueing, expiry), so a job's refund never waits for a
-worker to come back.
+worker to come back. Its children die with it, even when it is killed outright (see child_processes), and a
+start first ends any children a killed predecessor left behind.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from pixelforge.child_processes import ChildRegistry, die_with_parent
 from pixelforge.redis_server import EmbeddedRedis
 
 log = logging.getLogger(__name__)
@@ -42,9 +44,13 @@ class Supervisor:
         self.workers: list[subprocess.Popen | None] = [None] * options.job_workers
         self.stopping = False
         self.env = os.environ.copy()
+        self.children: ChildRegistry | None = None  # set once this supervisor owns the instance's record
 
     def start(self) -> None:
         instance = Path(self.app.instance_path)
+        registry = ChildRegistry(instance)
+        registry.end_stale()
+        self.children = registry  # from here on the record is this supervisor's (stop() removes it)
         self.env["PIXELFORGE_INSTANCE"] = str(instance)
         self.env.update(self.options.extra_env)
         if not self.app.config["REDIS_URL"]:
@@ -57,17 +63,27 @@ class Supervisor:
         for index in range(len(self.workers)):
             self.workers[index] = self._spawn_worker()
         self.web = self._spawn_web()
+        self._record_children()
 
     def _spawn_worker(self) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "pixelforge.cli", "worker"], env=self.env)
+        # SIGKILL: a worker whose Redis and supervisor are gone cannot finish its job anyway; the next start
+        # reaps the job and refunds it.
+        return subprocess.Popen([sys.executable, "-m", "pixelforge.cli", "worker"], env=self.env,
+                                preexec_fn=die_with_parent(signal.SIGKILL))
 
     def _spawn_web(self) -> subprocess.Popen:
         bind = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
-        command = [sys.executable, "-m", "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker",
-                   "--workers", "1", "--no-control-socket", "--bind", f"{bind}:{self.options.port}",
-                   "--graceful-timeout", "10", "--timeout", "120", "--log-level", "warning",
+        command = [sys.executable, "-m", "gunicorn", "--config", "python:pixelforge.gunicorn_config",
+                   "--bind", f"{bind}:{self.options.port}", "--log-level", "warning",
                    "pixelforge.asgi:create_asgi_app()"]
-        return subprocess.Popen(command, env=self.env)
+        return subprocess.Popen(command, env=self.env, preexec_fn=die_with_parent(signal.SIGTERM))
+
+    def _record_children(self) -> None:
+        """Note every process below this one (gunicorn's worker included) for a later start to check."""
+        pids = [p.pid for p in [self.web, *self.workers] if p is not None]
+        if self.redis is not None and self.redis.process is not None:
+            pids.append(self.redis.process.pid)
+        self.children.record(pids)
 
     @property
     def url(self) -> str:
@@ -97,7 +113,7 @@ class Supervisor:
             if self.redis is not None and not self.redis.alive():
                 log.error("embedded Redis exited; restarting it")
                 self.redis.start()
-                last_upkeep = 0.0  # requeue at once what the restart lost
+                last_upkeep = 0.0  # requeue at once what the restart lost (and record the new child)
             for index, worker in enumerate(self.workers):
                 if worker is not None and worker.poll() is not None:
                     log.warning("job worker %d exited with %s; restarting it", index, worker.returncode)
@@ -105,6 +121,7 @@ class Supervisor:
                     self.workers[index] = self._spawn_worker()
             if time.monotonic() - last_upkeep > UPKEEP_EVERY_SECONDS:
                 last_upkeep = time.monotonic()
+                self._record_children()
                 self._upkeep()
             time.sleep(0.5)
         return 0
@@ -134,6 +151,8 @@ class Supervisor:
                 child.wait()
         if self.redis is not None:
             self.redis.stop()
+        if self.children is not None:
+            self.children.clear()
 
 
 def serve(app: Flask, options: ServeOptions) -> int:

@@ -14,12 +14,13 @@ import click
 def serve(host: str, port: int, job_workers: int) -> None:
     """Run everything: web, API, playground, job workers and (unless REDIS_URL is set) an embedded Redis."""
     from pixelforge import create_app
+    from pixelforge.child_processes import ServeAlreadyRunning
     from pixelforge.redis_server import EmbeddedRedisError
     from pixelforge.supervisor import ServeOptions, serve as run_service
 
     try:
         code = run_service(create_app(), ServeOptions(host=host, port=port, job_workers=job_workers))
-    except EmbeddedRedisError as exc:
+    except (EmbeddedRedisError, ServeAlreadyRunning) as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)
 
