@@ -21,6 +21,7 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
     403: ("The account's plan has no API access.", ["plan_without_api_access"]),
     404: ("No such job among yours (other users' jobs are indistinguishable from missing ones).",
           ["job_not_found", "not_found"]),
+    408: ("The request body stopped arriving, or took too long; the connection is closed.", ["request_timeout"]),
     409: ("Not finished yet, already final, or an Idempotency-Key reused with a different request.",
           ["job_not_finished", "job_already_final", "job_cancelled", "idempotency_conflict"]),
     410: ("The result was deleted after the retention period.", ["result_expired"]),
@@ -38,7 +39,7 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
           "charged.", ["service_unavailable"]),
     507: ("Storage is full, so the upload could not be kept; nothing was charged.", ["insufficient_storage"]),
 }
-SUBMISSION_ERRORS = (401, 402, 403, 409, 413, 422, 429, 503, 507)
+SUBMISSION_ERRORS = (401, 402, 403, 408, 409, 413, 422, 429, 503, 507)
 READ_ERRORS = (401, 403, 429)
 
 
