@@ -19,6 +19,11 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite in the instance folder
     REDIS_URL: str | None = None  # default: the embedded redis started by `pixelforge serve`
     STORAGE_DIR: str | None = None  # default: <instance>/storage
+    STORAGE_URL: str | None = None  # default: file://<STORAGE_DIR>; s3://bucket/prefix for S3-compatible storage
+    S3_ENDPOINT_URL: str | None = None  # a non-AWS store (SeaweedFS, MinIO, R2, …); credentials: AWS_* variables
+    S3_PUBLIC_ENDPOINT_URL: str | None = None  # the store as clients reach it, for presigned URLs
+    RESULT_URLS = "api"  # "presigned": a done job's result_url is a time-limited URL on the store (s3:// only)
+    RESULT_URL_SECONDS = 3600  # how long a presigned result URL works
     STORAGE_MIN_FREE_BYTES = 64 * 1024 * 1024  # /readyz says not ready with less free space than this in STORAGE_DIR
     MODELS_DIR: str | None = None  # default: <instance>/models (PIXELFORGE_MODELS also works)
     QUEUE_NAME = "pixelforge"
@@ -108,6 +113,9 @@ def _apply_environment(config: dict) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
         config["REDIS_URL"] = os.environ["REDIS_URL"]
+    for name in ("STORAGE_URL", "S3_ENDPOINT_URL"):  # the names other tools use, unprefixed
+        if os.environ.get(name):
+            config[name] = os.environ[name]
     if os.environ.get("PIXELFORGE_MODELS"):
         config["MODELS_DIR"] = os.environ["PIXELFORGE_MODELS"]
 
@@ -148,6 +156,7 @@ def _fill_derived(app: Flask) -> None:
         engine_options["connect_args"] = {"timeout": 30}
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
     config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
+    config["STORAGE_URL"] = config["STORAGE_URL"] or Path(config["STORAGE_DIR"]).absolute().as_uri()
     config["MODELS_DIR"] = config["MODELS_DIR"] or str(instance / "models")
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
     config["SECRET_KEY"] = config["SECRET_KEY"] or _instance_secret(instance, "secret_key")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import image_bytes
-from pixelforge.storage import LocalStorage, StorageError, StorageFull
+from pixelforge.storage import StorageError, StorageFull
+from pixelforge.storage.local import LocalStorage
 
 DISK_BYTES = 5 * 1024 * 1024
 
@@ -86,7 +87,7 @@ def test_a_failed_write_removes_its_temp_file_wherever_it_fails(tmp_path, monkey
             self.handle.flush()
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr("pixelforge.storage.os.fdopen", lambda fd, mode: HalfWritten(real_fdopen(fd, mode)))
+    monkeypatch.setattr("pixelforge.storage.local.os.fdopen", lambda fd, mode: HalfWritten(real_fdopen(fd, mode)))
     storage = LocalStorage(tmp_path)
     with pytest.raises(StorageFull) as raised:
         storage.put("jobs/ab/x/input", b"y" * 100_000)
@@ -98,7 +99,7 @@ def test_other_write_errors_stay_storage_errors(tmp_path, monkeypatch):
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr("pixelforge.storage.os.replace", read_only)
+    monkeypatch.setattr("pixelforge.storage.local.os.replace", read_only)
     with pytest.raises(StorageError) as raised:
         LocalStorage(tmp_path).put("a/b", b"data")
     assert not isinstance(raised.value, StorageFull)
@@ -113,6 +114,7 @@ def storage_on(app):
 
     def point(folder: Path) -> None:
         app.config["STORAGE_DIR"] = str(folder)
+        app.config["STORAGE_URL"] = folder.absolute().as_uri()
         app.extensions.pop("pixelforge.storage", None)
 
     return point
@@ -169,7 +171,7 @@ def test_readyz_reports_storage_it_cannot_write_at_all(app, client, tmp_path, st
     def read_only(*args, **kwargs):
         raise OSError(errno.EROFS, os.strerror(errno.EROFS))
 
-    monkeypatch.setattr("pixelforge.storage.os.replace", read_only)
+    monkeypatch.setattr("pixelforge.storage.local.os.replace", read_only)
     response = client.get("/readyz")
     assert response.status_code == 503 and response.get_json()["checks"]["storage"].startswith("error")
 

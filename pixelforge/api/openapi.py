@@ -39,7 +39,7 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
           "charged.", ["service_unavailable"]),
     507: ("Storage is full, so the upload could not be kept; nothing was charged.", ["insufficient_storage"]),
 }
-SUBMISSION_ERRORS = (401, 402, 403, 408, 409, 413, 422, 429, 503, 507)
+SUBMISSION_ERRORS = (401, 402, 403, 408, 409, 413, 422, 429, 502, 503, 507)
 READ_ERRORS = (401, 403, 429)
 
 

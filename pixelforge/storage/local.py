@@ -1,7 +1,4 @@
-"""Where images live. The Storage protocol is what jobs use; LocalStorage keeps files in the instance folder.
-
-S3-compatible storage is planned (DESIGN.md): it implements the same methods.
-"""
+"""Objects as files in a folder of this host (the default: <instance>/storage)."""
 from __future__ import annotations
 
 import contextlib
@@ -9,25 +6,10 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-from typing import Protocol
 
-from flask import current_app
-
-
-class StorageError(RuntimeError):
-    """Reading or writing an object failed (HTTP 502: retry later)."""
-
-
-class ObjectMissing(StorageError):
-    """The object is not (or no longer) there."""
-
-
-class StorageFull(StorageError):
-    """No room left to store an object (HTTP 507: nothing was charged; retry later)."""
-
+from pixelforge.storage.errors import READINESS_PROBE_KEY, ObjectMissing, StorageError, StorageFull
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
-READINESS_PROBE_KEY = ".readiness-probe"
 
 
 def _write_error(key: str, exc: OSError) -> StorageError:
@@ -36,14 +18,6 @@ def _write_error(key: str, exc: OSError) -> StorageError:
     if exc.errno in _FULL:
         return StorageFull(f"storage is full ({reason}); could not store {key}")
     return StorageError(f"could not store {key}: {reason}")
-
-
-class Storage(Protocol):
-    def put(self, key: str, data: bytes) -> None: ...
-    def get(self, key: str) -> bytes: ...
-    def delete(self, key: str) -> None: ...
-    def path(self, key: str) -> Path: ...
-    def check_writable(self, min_free_bytes: int) -> None: ...
 
 
 class LocalStorage:
@@ -104,16 +78,6 @@ class LocalStorage:
         except OSError as exc:
             raise StorageError(f"could not delete {key}: {exc.strerror or type(exc).__name__}") from exc
 
-
-def get_storage() -> Storage:
-    """The app's storage (one per app, made on first use)."""
-    storage = current_app.extensions.get("pixelforge.storage")
-    if storage is None:
-        storage = LocalStorage(current_app.config["STORAGE_DIR"])
-        current_app.extensions["pixelforge.storage"] = storage
-    return storage
-
-
-def job_object_key(job_id: str, name: str) -> str:
-    """Objects of one job share a folder: jobs/<first two chars>/<job id>/<name>."""
-    return f"jobs/{job_id[:2]}/{job_id}/{name}"
+    def presigned_url(self, key: str, seconds: int, content_type: str | None = None) -> None:
+        """A folder of this host has no URL of its own: results are served by the API."""
+        return None
