@@ -86,6 +86,8 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "http"
+    METRICS_ENABLED = True  # GET /metrics (Prometheus): queue depth, jobs by outcome, durations, live workers
+    METRICS_TOKEN: str | None = None  # when set, /metrics needs `Authorization: Bearer <token>`; else loopback only
     TRUST_PROXY_HEADERS = False  # honour X-Forwarded-* from one reverse proxy
 
 

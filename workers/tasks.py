@@ -152,10 +152,29 @@ def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
         except StorageError:
             pass
         return "discarded"
+    _observe(job_id)
     return JobStatus.DONE
 
 
 def _fail(job_id: str, code: str, message: str) -> str:
     db.session.rollback()
     credits.finish_unsuccessfully(job_id, JobStatus.FAILED, code, message, utcnow())
+    _observe(job_id)
     return JobStatus.FAILED
+
+
+def _observe(job_id: str) -> None:
+    """The ended job's queue wait and run time into the cluster's histograms (/metrics); never fails the job."""
+    from pixelforge.metrics import observe_job
+    from pixelforge.queue import get_redis
+
+    try:
+        job = db.session.get(Job, job_id)
+        if job is None or job.started_at is None or job.finished_at is None:
+            return
+        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(),
+                    (job.finished_at - job.started_at).total_seconds())
+    except Exception as exc:  # metrics are worth less than the job: log and go on
+        log.warning("could not record metrics for job %s: %s", job_id, exc)
+    finally:
+        db.session.remove()
