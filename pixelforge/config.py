@@ -63,6 +63,7 @@ class Defaults:
     CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
     CPU_MODEL_TIME_MARGIN = 3.0
     WORKER_HEARTBEAT_SECONDS = 5.0
+    UPKEEP_EVERY_SECONDS = 5.0  # reaping, requeueing and expiry run once per this, for the whole cluster (Redis lock)
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded
     QUEUED_EXPIRE_SECONDS = 3600.0  # a job still queued after this is failed+refunded
     REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive

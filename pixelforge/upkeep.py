@@ -105,3 +105,19 @@ def run_upkeep(include_requeue: bool = True) -> None:
         except Exception as exc:  # Redis or the database briefly down: try again next round
             db.session.rollback()
             log.warning("upkeep task %s failed: %s", task.__name__, exc)
+
+
+UPKEEP_LOCK_KEY = "pixelforge:upkeep:lock"
+
+
+def run_upkeep_once_per_cluster(redis, every_seconds: float) -> bool:
+    """Run upkeep unless some process of the cluster (any host's serve, worker or worker pool) already did within
+    every_seconds; True when this call ran it. Redis down: run anyway, every step is guarded by its own status
+    change, so running twice costs only work."""
+    try:
+        if not redis.set(UPKEEP_LOCK_KEY, "1", nx=True, px=max(1, int(every_seconds * 1000))):
+            return False
+    except Exception as exc:
+        log.warning("upkeep lock unavailable (%s); running upkeep here", exc)
+    run_upkeep()
+    return True
