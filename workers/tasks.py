@@ -12,7 +12,7 @@ import time
 from flask import current_app
 from sqlalchemy import update
 
-from pixelforge import credits, images
+from pixelforge import credits, images, thumbnails
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.operations import ValidationFailed
@@ -112,6 +112,7 @@ def run_job(job_id: str) -> str:
             data, content_type = images.encode_result(output.image, fmt, level)
         result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
         storage.put(result_key, data)
+        _store_thumbnail(storage, job_id, output)
         return _finish(job_id, result_key, content_type, output)
     except JobStopped:
         log.info("job %s was cancelled or reaped while running; stopped it", job_id)
@@ -133,6 +134,16 @@ def run_job(job_id: str) -> str:
         db.session.remove()
 
 
+def _store_thumbnail(storage, job_id: str, output) -> None:
+    """The dashboard's picture of the result, made here where the result is already decoded (best effort: the
+    dashboard makes it itself when it is missing)."""
+    try:
+        picture = thumbnails.encode_deep(output.deep) if output.deep is not None else thumbnails.encode(output.image)
+        storage.put(thumbnails.thumbnail_key(job_id, "result"), picture)
+    except (StorageError, OSError, ValueError) as exc:
+        log.warning("could not store the thumbnail of job %s: %s", job_id, exc)
+
+
 def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
     result = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
@@ -147,6 +158,7 @@ def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
             get_storage().delete(result_key)
+            get_storage().delete(thumbnails.thumbnail_key(job_id, "result"))
         except StorageError:
             pass
         return "discarded"
