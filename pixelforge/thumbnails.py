@@ -76,20 +76,31 @@ def from_image_bytes(data: bytes) -> bytes:
 
 def _decode_small(image: Image.Image, data: bytes) -> Image.Image:
     """A picture at least SIZE on its longer edge, without a second full-size copy where the format allows."""
-    if image.format == "WEBP":  # OpenCV: one full-size buffer (4 bytes a pixel), where Pillow's decoder holds ~15
-        import cv2
-
-        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if pixels is None:
-            raise ValueError("the WebP data does not decode")
-        pixels = cv2.resize(pixels, fitted_size((pixels.shape[1], pixels.shape[0])), interpolation=cv2.INTER_AREA)
-        if pixels.ndim == 2:
-            return Image.fromarray(pixels, "L")
-        conversion = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        return Image.fromarray(cv2.cvtColor(pixels, conversion))
+    if image.format == "WEBP":
+        return _decode_small_webp(data, max(image.size), keep_alpha=image.mode != "RGB")
     image.draft("RGB", (SIZE, SIZE))  # JPEG: DCT scaling to the nearest size at least this big
     image.thumbnail((SIZE, SIZE), Image.Resampling.LANCZOS, reducing_gap=3.0)
     return image
+
+
+def _decode_small_webp(data: bytes, longer_edge: int, keep_alpha: bool) -> Image.Image:
+    """Through OpenCV: an opaque WebP scaled while it decodes (libwebp), one with alpha at full size (4 bytes a
+    pixel; Pillow's WebP decoder holds about 15)."""
+    import cv2
+
+    flags = cv2.IMREAD_UNCHANGED
+    if not keep_alpha:
+        factor = next((f for f in (8, 4, 2) if longer_edge // f >= SIZE), 1)
+        flags = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2,
+                 1: cv2.IMREAD_COLOR}[factor] | cv2.IMREAD_IGNORE_ORIENTATION  # applied by the caller
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if pixels is None:
+        raise ValueError("the WebP data does not decode")
+    pixels = cv2.resize(pixels, fitted_size((pixels.shape[1], pixels.shape[0])), interpolation=cv2.INTER_AREA)
+    if pixels.ndim == 2:
+        return Image.fromarray(pixels, "L")
+    conversion = cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return Image.fromarray(cv2.cvtColor(pixels, conversion))
 
 
 def stored_or_made(job_id: str, kind: str, source_key: str) -> bytes:
