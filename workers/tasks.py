@@ -112,7 +112,6 @@ def run_job(job_id: str) -> str:
             data, content_type = images.encode_result(output.image, fmt, level)
         result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
         storage.put(result_key, data)
-        _store_thumbnail(storage, job_id, output)
         return _finish(job_id, result_key, content_type, output)
     except JobStopped:
         log.info("job %s was cancelled or reaped while running; stopped it", job_id)
@@ -145,6 +144,7 @@ def _store_thumbnail(storage, job_id: str, output) -> None:
 
 
 def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
+    _store_thumbnail(get_storage(), job_id, output)
     result = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
         .values(status=JobStatus.DONE, result_key=result_key, result_type=content_type, progress=1.0,
