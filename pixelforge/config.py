@@ -30,6 +30,7 @@ class Defaults:
 
     MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # whole request body; larger → 413 before it is read
     MAX_INPUT_PIXELS = 40_000_000  # read from the header, before decoding
+    WEB_DECODE_PIXELS = 40_000_000  # pixels the web process decodes at once (upload checks, thumbnails); more wait
     MAX_OUTPUT_PIXELS = 64_000_000  # e.g. a 4x upscale of 2000×1500 (48 MP) fits
     MAX_PROMPT_CHARS = 1000
 

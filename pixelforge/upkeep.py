@@ -15,6 +15,7 @@ from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.plans import PLANS, get_plan, retention_seconds
 from pixelforge.storage import StorageError, get_storage
+from pixelforge.thumbnails import thumbnail_keys
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def purge_expired_results(batch: int = 500) -> int:
         storage = get_storage()
         for job in rows:
             try:
-                for key in (job.input_key, job.mask_key, job.result_key):
+                for key in (job.input_key, job.mask_key, job.result_key, *thumbnail_keys(job.id)):
                     if key:
                         storage.delete(key)
             except StorageError as exc:
