@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, and_
 
-from pixelforge import credits, images, queue
+from pixelforge import credits, images, queue, routing
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.operations import Operation, ValidationFailed
@@ -42,10 +42,6 @@ class JobAlreadyFinal(Exception):
 
 class ResultExpired(Exception):
     """The result was deleted after the retention period (HTTP 410)."""
-
-
-class ModelNotInstalled(queue.QueueUnavailable):
-    """The operation needs model weights this host does not have (HTTP 503, with the command to fix it)."""
 
 
 @dataclass(frozen=True)
@@ -116,21 +112,6 @@ def check_pixels(submission: Submission) -> None:
         images.check_mask(submission.mask, submission.mask_header, "mask")
 
 
-def _ensure_runnable(operation: Operation, params: dict) -> None:
-    """503 before charging when the operation cannot run on this host at all."""
-    from workers.registry import installed_model_for
-
-    models_dir = current_app.config["MODELS_DIR"]
-    if operation.name == "inpaint" and installed_model_for("inpaint", {}, models_dir) is None:
-        raise ModelNotInstalled("inpainting needs a Stable Diffusion inpainting model, which is not installed; "
-                                "install it with `pixelforge models pull sd-inpainting`")
-    wanted = params.get("model")
-    if operation.name == "remove-background" and wanted and installed_model_for(operation.name, params,
-                                                                                models_dir) is None:
-        raise ModelNotInstalled(f"the {wanted} background model is not installed; install it with "
-                                f"`pixelforge models pull rembg-{wanted}`, or leave out the model parameter")
-
-
 def submit_job(user: User, submission: Submission) -> Job:
     """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageFull (507),
     StorageError (502)."""
@@ -138,8 +119,8 @@ def submit_job(user: User, submission: Submission) -> Job:
     cost = operation.cost(params)
     if user.credits < cost:
         raise credits.InsufficientCredits(cost, user.credits)
-    _ensure_runnable(operation, params)
     queue.ensure_queue_ready()
+    chosen = routing.route(operation, params)  # 503 when only a model could run it and no live worker has one
 
     job_id = str(uuid.uuid4())
     storage = get_storage()
@@ -167,7 +148,8 @@ def submit_job(user: User, submission: Submission) -> Job:
         raise
 
     try:
-        queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height)
+        queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height,
+                          chosen.queue)
     except queue.QueueUnavailable as exc:
         credits.finish_unsuccessfully(job_id, JobStatus.FAILED, "queue_unavailable", str(exc), utcnow())
         raise

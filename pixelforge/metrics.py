@@ -76,17 +76,34 @@ class ClusterCollector:
     def _queue_and_workers(self):
         from prometheus_client.core import GaugeMetricFamily
 
-        from pixelforge.queue import get_queue, get_redis, live_workers
+        from pixelforge.queue import get_queue, get_redis, job_queue_names, live_worker_info, live_workers
 
         redis = get_redis()
         depth = GaugeMetricFamily("pixelforge_queue_depth", "Jobs waiting in each queue", labels=["queue"])
-        queue = get_queue()
-        depth.add_metric([queue.name], queue.count)
+        for name in job_queue_names(redis):
+            depth.add_metric([name], get_queue(name).count)
         workers = GaugeMetricFamily("pixelforge_workers_live", "Workers that sent a heartbeat recently")
         workers.add_metric([], len(live_workers(redis)))
+        yield from self._worker_details(live_worker_info(redis))
         up = GaugeMetricFamily("pixelforge_redis_up", "1 when Redis answered this scrape")
         up.add_metric([], 1)
         yield from (depth, workers, up)
+
+    def _worker_details(self, infos: list[dict]):
+        """Per live worker: which model queues it serves and its free GPU memory (what an autoscaler weighs)."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        serves = GaugeMetricFamily("pixelforge_worker_model", "1 for each model a live worker serves",
+                                   labels=["worker", "host", "device", "model"])
+        gpu_free = GaugeMetricFamily("pixelforge_worker_gpu_free_bytes", "Free GPU memory of a live worker",
+                                     labels=["worker", "host"])
+        for info in infos:
+            for model in info.get("models") or {}:
+                serves.add_metric([info["name"], info.get("host", ""), info.get("device", ""), model], 1)
+            if info.get("gpu"):
+                gpu_free.add_metric([info["name"], info.get("host", "")], info["gpu"]["free_bytes"])
+        yield serves
+        yield gpu_free
 
     def _histograms(self):
         from prometheus_client.core import HistogramMetricFamily

@@ -1,7 +1,8 @@
 """Keeping the job table honest over time: reap abandoned jobs, requeue lost ones, delete expired files.
 
-Run by every worker's heartbeat thread and by `pixelforge serve`'s supervisor; all of it is idempotent, so
-several hosts running it at once is safe (each refund is guarded by a conditional status change).
+Run once per UPKEEP_EVERY_SECONDS for the whole cluster (run_upkeep_once_per_cluster: whichever worker, worker pool
+or `serve` gets the Redis lock); all of it is idempotent, so running twice is safe (each refund is guarded by a
+conditional status change).
 """
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from pixelforge import credits, queue
+from pixelforge import credits, queue, routing
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
+from pixelforge.operations import get_operation
 from pixelforge.plans import PLANS, get_plan, retention_seconds
 from pixelforge.storage import StorageError, get_storage
 from pixelforge.thumbnails import thumbnail_keys
@@ -62,7 +64,12 @@ def requeue_missing_jobs() -> int:
     present = queue.queued_job_ids()
     missing = [row for row in queued if row.id not in present]
     for row in missing:
-        queue.enqueue_job(row.id, row.operation, row.params or {}, (row.input_width or 0) * (row.input_height or 0))
+        try:
+            chosen = routing.route(get_operation(row.operation), row.params or {})
+        except routing.ModelNotInstalled:  # its model's worker is gone: wait on that model's queue for it
+            chosen = routing.waiting_route(row.operation, row.params or {})
+        queue.enqueue_job(row.id, row.operation, row.params or {}, (row.input_width or 0) * (row.input_height or 0),
+                          chosen.queue)
     if missing:
         log.warning("re-enqueued %d job(s) that the queue had lost", len(missing))
     return len(missing)

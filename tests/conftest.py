@@ -168,11 +168,30 @@ def work_queue(app):
         from pixelforge.queue import get_redis
 
         redis = get_redis()
-        worker = SimpleWorker([Queue(app.config["QUEUE_NAME"], connection=redis)], connection=redis)
+        from pixelforge.queue import job_queue_names
+
+        worker = SimpleWorker([Queue(name, connection=redis) for name in job_queue_names(redis)],
+                              connection=redis)
         worker.work(burst=True, logging_level="WARNING")
         db.session.remove()
 
     return work
+
+
+@pytest.fixture
+def live_worker(app):
+    """Publish a live worker with the given models, as a worker's heartbeat does (workers.capabilities)."""
+
+    def publish(*models: str, device: str = "cpu", name: str = "test-worker") -> None:
+        from pixelforge.queue import get_redis, model_queue_name, publish_worker_info, record_worker_heartbeat
+
+        redis, base = get_redis(), app.config["QUEUE_NAME"]
+        record_worker_heartbeat(redis, name)
+        publish_worker_info(redis, name, {"host": "test", "device": device, "gpu": None,
+                                          "models": {model: None for model in models},
+                                          "queues": [*(model_queue_name(base, m) for m in models), base]})
+
+    return publish
 
 
 # --- images ---------------------------------------------------------------------------------------------

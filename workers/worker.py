@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import update
@@ -29,14 +31,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
 
 
-class Heartbeat(threading.Thread):
-    """Keeps this worker visibly alive and its current job from being reaped."""
+@dataclass(frozen=True)
+class Listening:
+    """What this worker took on at start: the queues it listens on and the models they are for."""
 
-    def __init__(self, app: Flask, redis, name: str):
+    device: str
+    models: tuple[str, ...]
+    queues: tuple[str, ...]
+    started_at: float
+
+
+class Heartbeat(threading.Thread):
+    """Keeps this worker visibly alive (with what it can run) and its current job from being reaped."""
+
+    def __init__(self, app: Flask, redis, name: str, listening: Listening | None = None):
         super().__init__(name="pixelforge-heartbeat", daemon=True)
-        self.app, self.redis, self.worker = app, redis, name
+        self.app, self.redis, self.worker, self.listening = app, redis, name, listening
         self.stopping = threading.Event()
         self.redis_was_down = False
+        self.models_change_noted = False
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
@@ -54,6 +67,8 @@ class Heartbeat(threading.Thread):
         reconnected = False
         try:
             record_worker_heartbeat(self.redis, self.worker)
+            if self.listening is not None:
+                self.publish(with_digests=self.is_alive())  # hashing waits for the thread, not the start
             reconnected, self.redis_was_down = self.redis_was_down, False
         except Exception as exc:  # Redis down: keep stamping SQL so our job is not reaped
             self.redis_was_down = True
@@ -67,6 +82,31 @@ class Heartbeat(threading.Thread):
             except Exception as exc:
                 log.warning("could not stamp heartbeat of job %s: %s", job_id, exc)
         return reconnected
+
+    def publish(self, with_digests: bool) -> None:
+        """What this worker can run, for the web tier's admission and routing; a models folder that no longer
+        matches what it listens for makes a supervised worker restart (after its job) to listen anew."""
+        from pixelforge.queue import publish_worker_info
+        from workers.capabilities import describe
+
+        listening = self.listening
+        info = describe(self.app.config["MODELS_DIR"], listening.device, list(listening.queues),
+                        listening.started_at, with_digests)
+        installed = tuple(info["models"])
+        info["models"] = {name: digest for name, digest in info["models"].items() if name in listening.models}
+        publish_worker_info(self.redis, self.worker, info)
+        if installed != listening.models and not self.models_change_noted:
+            self.models_change_noted = True
+            self.on_models_changed(installed)
+
+    def on_models_changed(self, installed: tuple[str, ...]) -> None:
+        if os.environ.get("PIXELFORGE_SUPERVISED") == "1":
+            log.warning("installed models changed (%s); restarting after the current job to listen for them",
+                        ", ".join(installed) or "none")
+            os.kill(os.getpid(), signal.SIGTERM)  # RQ's warm shutdown: the running job finishes first
+        else:
+            log.warning("installed models changed (%s); this worker runs them for jobs it takes, but restart it "
+                        "so that jobs routed to their queues reach it", ", ".join(installed) or "none")
 
     def upkeep(self) -> None:
         try:
@@ -159,15 +199,23 @@ def _warn_about_gpu_providers() -> None:
         log.warning(problem)
 
 
-def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
-    """Work the queue until stopped (or, with burst, until it is empty)."""
+def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, queues: str = "all") -> None:
+    """Work the queues until stopped (or, with burst, until they are empty): the queues of the models installed
+    here first, then (unless queues="models") the general one."""
     from rq import Queue
 
+    from workers.capabilities import listen_queues
     from workers.inference import describe_runtime
+    from workers.registry import installed_models
 
     redis = connect_redis(app.config["REDIS_URL"], socket_timeout=None)
     name = worker_name()
-    heartbeat = Heartbeat(app, redis, name)
+    models = tuple(installed_models(app.config["MODELS_DIR"])) if queues != "general" else ()
+    listening = Listening(device.device_name(), models,
+                          tuple(listen_queues(app.config["QUEUE_NAME"], list(models), queues)), time.time())
+    if not listening.queues:
+        raise RuntimeError("--queues models, but no model is installed here: nothing to listen for")
+    heartbeat = Heartbeat(app, redis, name, listening)
     limit_torch_threads(app)
     log.info("worker %s starting: %s", name, describe_runtime())
     _warn_about_gpu_providers()
@@ -181,8 +229,9 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
     heartbeat.start()
     try:
         with app.app_context():
-            queue = Queue(app.config["QUEUE_NAME"], connection=redis)
-            worker = device_sized_worker_class()([queue], connection=redis, name=name)
+            log.info("worker %s listens on %s", name, ", ".join(listening.queues))
+            worker = device_sized_worker_class()([Queue(q, connection=redis) for q in listening.queues],
+                                                 connection=redis, name=name)
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:
         # The worker's entry is left to age out (WORKER_ALIVE_SECONDS) rather than removed: a recycled worker

@@ -1,4 +1,4 @@
-"""The `pixelforge` command: serve, worker, users, keys, models."""
+"""The `pixelforge` command: serve, worker, workers, users, keys, models."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,7 @@ import logging
 import click
 
 from pixelforge.cli.accounts import keys, users
-from pixelforge.cli.processes import serve, worker
+from pixelforge.cli.processes import serve, worker, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +21,7 @@ def main(verbose: bool) -> None:
 
 main.add_command(serve)
 main.add_command(worker)
+main.add_command(workers)
 main.add_command(users)
 main.add_command(keys)
 

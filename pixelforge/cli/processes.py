@@ -31,7 +31,10 @@ def serve(host: str, port: int, job_workers: int) -> None:
 @click.option("--processes", type=click.IntRange(1, 64), default=None,
               help="Keep this many worker processes alive (restarted after WORKER_MAX_JOBS, crashes and OOM "
                    "kills) and run the cluster's upkeep: a worker host's whole service.")
-def worker(burst: bool, max_jobs: int | None, processes: int | None) -> None:
+@click.option("--queues", type=click.Choice(["all", "models", "general"]), default="all", show_default=True,
+              help="models: only jobs for the models installed here (a dedicated GPU host); general: only jobs "
+                   "no model is routed to; all: model jobs first, then general ones.")
+def worker(burst: bool, max_jobs: int | None, processes: int | None, queues: str) -> None:
     """Run job workers (needs REDIS_URL, or the embedded Redis of a running `pixelforge serve`)."""
     app = service_app()
     if not app.config["REDIS_URL"]:
@@ -42,10 +45,14 @@ def worker(burst: bool, max_jobs: int | None, processes: int | None) -> None:
             raise click.UsageError("--burst runs one worker until the queue is empty; it cannot be kept alive")
         from pixelforge.worker_pool import run_pool
 
-        sys.exit(run_pool(app, processes, ("--max-jobs", str(max_jobs)) if max_jobs else ()))
+        worker_args = ("--queues", queues, *(("--max-jobs", str(max_jobs)) if max_jobs else ()))
+        sys.exit(run_pool(app, processes, worker_args))
     from workers.worker import run_worker
 
-    run_worker(app, burst=burst, max_jobs=max_jobs)
+    try:
+        run_worker(app, burst=burst, max_jobs=max_jobs, queues=queues)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def service_app():
@@ -57,3 +64,31 @@ def service_app():
     app = create_app()
     url = None if app.config["REDIS_URL"] else running_url(app.instance_path)
     return create_app({"REDIS_URL": url}) if url else app
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the workers' published records as JSON.")
+def workers(as_json: bool) -> None:
+    """List the live workers of this cluster and what each can run."""
+    import json
+
+    from pixelforge.queue import get_queue, job_queue_names, live_worker_info
+
+    app = service_app()
+    if not app.config["REDIS_URL"]:
+        raise click.ClickException("no REDIS_URL set and no embedded Redis running")
+    with app.app_context():
+        infos = live_worker_info()
+        depths = {name: get_queue(name).count for name in job_queue_names()}
+    if as_json:
+        click.echo(json.dumps({"workers": infos, "queues": depths}, indent=2))
+        return
+    if not infos:
+        click.echo("no live workers")
+    for info in infos:
+        gpu = info.get("gpu")
+        memory = f", {gpu['free_bytes'] / 2**30:.1f} of {gpu['total_bytes'] / 2**30:.1f} GiB free" if gpu else ""
+        models = ", ".join(sorted(info.get("models") or {})) or "none (classical engines)"
+        click.echo(f"{info['name']}  {info.get('device', '?')}{memory}\n  models: {models}\n"
+                   f"  queues: {', '.join(info.get('queues', []))}")
+    click.echo("queues: " + ", ".join(f"{name} {count}" for name, count in depths.items()))

@@ -11,9 +11,9 @@ from conftest import image_bytes, mask_bytes
 
 
 def queued_count(app) -> int:
-    from pixelforge.queue import get_queue
+    from pixelforge.queue import get_queue, job_queue_names
 
-    return get_queue().count
+    return sum(get_queue(name).count for name in job_queue_names())
 
 
 def balance(user) -> int:
@@ -267,9 +267,9 @@ def test_a_repeated_part_is_422_and_free(app, api, parts, param):
     assert balance(api.user) == 10 and queued_count(app) == 0
 
 
-def test_a_real_replacement_character_in_a_prompt_is_text(app, api, monkeypatch):
+def test_a_real_replacement_character_in_a_prompt_is_text(app, api, live_worker):
     """U+FFFD sent as valid UTF-8 (EF BF BD) is a character like any other; only invalid bytes are refused."""
-    monkeypatch.setattr("workers.registry.installed_model_for", lambda *args: "sd-inpainting")
+    live_worker("sd-inpainting")
     prompt = "a sign that reads \ufffd"
     body = _multipart(("image", image_bytes(), True), ("mask", mask_bytes(), True),
                       ("prompt", prompt.encode(), False))
