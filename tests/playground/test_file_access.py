@@ -60,7 +60,10 @@ def test_a_client_supplied_path_never_reads_a_server_file(service, target):
     assert str(service.instance) not in said and "/tmp" not in said  # no server path in any message
     assert outcome is None or not outcome.success
     assert files_containing(service.instance / "gradio", secret) == []  # nothing was copied where file= serves
-    for path in [str(secret_path), *(outcome.file_paths if outcome else [])]:
+    from gradio.processing_utils import hash_file
+
+    copy = service.instance / "gradio" / hash_file(secret_path) / target  # where the unguarded copy went
+    for path in [str(copy), str(secret_path), *(outcome.file_paths if outcome else [])]:
         fetched = attacker.fetch(path)
         assert fetched.status_code == 404 and secret not in fetched.content
 
