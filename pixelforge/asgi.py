@@ -18,6 +18,7 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
     from fastapi import FastAPI
 
     from pixelforge import create_app
+    from pixelforge.bodies import BodyLimits, BufferedBodies
     from pixelforge.web import install_request_id_logging
 
     if not logging.getLogger().handlers:  # served by gunicorn/uvicorn: our records need a handler too
@@ -27,7 +28,8 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     if with_playground and flask_app.config["PLAYGROUND_ENABLED"]:
         _mount_playground(root, flask_app)
-    root.mount("/", WSGIMiddleware(flask_app, workers=flask_app.config["WEB_THREADS"]))
+    flask_threads = WSGIMiddleware(flask_app, workers=flask_app.config["WEB_THREADS"])
+    root.mount("/", BufferedBodies(flask_threads, BodyLimits.from_config(flask_app.config)))
     return root
 
 

@@ -19,11 +19,18 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite in the instance folder
     REDIS_URL: str | None = None  # default: the embedded redis started by `pixelforge serve`
     STORAGE_DIR: str | None = None  # default: <instance>/storage
+    STORAGE_URL: str | None = None  # default: file://<STORAGE_DIR>; s3://bucket/prefix for S3-compatible storage
+    S3_ENDPOINT_URL: str | None = None  # a non-AWS store (SeaweedFS, MinIO, R2, …); credentials: AWS_* variables
+    S3_PUBLIC_ENDPOINT_URL: str | None = None  # the store as clients reach it, for presigned URLs
+    RESULT_URLS = "api"  # "presigned": a done job's result_url is a time-limited URL on the store (s3:// only)
+    RESULT_URL_SECONDS = 3600  # how long a presigned result URL works
+    STORAGE_MIN_FREE_BYTES = 64 * 1024 * 1024  # /readyz says not ready with less free space than this in STORAGE_DIR
     MODELS_DIR: str | None = None  # default: <instance>/models (PIXELFORGE_MODELS also works)
     QUEUE_NAME = "pixelforge"
 
     MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # whole request body; larger → 413 before it is read
     MAX_INPUT_PIXELS = 40_000_000  # read from the header, before decoding
+    WEB_DECODE_PIXELS = 40_000_000  # pixels the web process decodes at once (upload checks, thumbnails); more wait
     MAX_OUTPUT_PIXELS = 64_000_000  # e.g. a 4x upscale of 2000×1500 (48 MP) fits
     MAX_PROMPT_CHARS = 1000
 
@@ -57,6 +64,7 @@ class Defaults:
     CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
     CPU_MODEL_TIME_MARGIN = 3.0
     WORKER_HEARTBEAT_SECONDS = 5.0
+    UPKEEP_EVERY_SECONDS = 5.0  # reaping, requeueing and expiry run once per this, for the whole cluster (Redis lock)
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded
     QUEUED_EXPIRE_SECONDS = 3600.0  # a job still queued after this is failed+refunded
     REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive
@@ -68,6 +76,9 @@ class Defaults:
     STRICT_STARTUP_CHECKS = False  # refuse to start (rather than warn) when Redis may evict queued jobs
 
     WEB_THREADS = 16  # requests the web process serves at once (Flask runs in a thread pool under the ASGI root)
+    BODY_IDLE_TIMEOUT_SECONDS = 30.0  # a request body that stalls this long between chunks gets 408
+    BODY_TIMEOUT_SECONDS = 300.0  # ... or that is not complete this long after its headers
+    KEEPALIVE_SECONDS = 75  # an idle HTTP connection stays open this long (above clients' poll intervals)
     PLAYGROUND_ENABLED = True  # mount the Gradio playground at /playground
     PLAYGROUND_TEMP_DIR: str | None = None  # Gradio's upload/result cache; default <instance>/gradio
     PLAYGROUND_CONCURRENCY = 8  # playground runs that may wait on jobs at once
@@ -80,6 +91,8 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "http"
+    METRICS_ENABLED = True  # GET /metrics (Prometheus): queue depth, jobs by outcome, durations, live workers
+    METRICS_TOKEN: str | None = None  # when set, /metrics needs `Authorization: Bearer <token>`; else loopback only
     TRUST_PROXY_HEADERS = False  # honour X-Forwarded-* from one reverse proxy
 
 
@@ -107,6 +120,9 @@ def _apply_environment(config: dict) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
         config["REDIS_URL"] = os.environ["REDIS_URL"]
+    for name in ("STORAGE_URL", "S3_ENDPOINT_URL"):  # the names other tools use, unprefixed
+        if os.environ.get(name):
+            config[name] = os.environ[name]
     if os.environ.get("PIXELFORGE_MODELS"):
         config["MODELS_DIR"] = os.environ["PIXELFORGE_MODELS"]
 
@@ -147,6 +163,7 @@ def _fill_derived(app: Flask) -> None:
         engine_options["connect_args"] = {"timeout": 30}
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", engine_options)
     config["STORAGE_DIR"] = config["STORAGE_DIR"] or str(instance / "storage")
+    config["STORAGE_URL"] = config["STORAGE_URL"] or Path(config["STORAGE_DIR"]).absolute().as_uri()
     config["MODELS_DIR"] = config["MODELS_DIR"] or str(instance / "models")
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
     config["SECRET_KEY"] = config["SECRET_KEY"] or _instance_secret(instance, "secret_key")

@@ -1,4 +1,4 @@
-"""Jobs: validate a submission, charge for it, store its inputs, queue it; read, list and cancel jobs."""
+"""Jobs: validate a submission, charge for it, store its inputs, queue it (submit); read, list and cancel jobs."""
 from __future__ import annotations
 
 import base64
@@ -57,23 +57,40 @@ class Submission:
     image: bytes
     mask: bytes | None
     header: images.ImageHeader
+    mask_header: images.ImageHeader | None = None
+
+
+def submit(user: User, operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None) -> Job:
+    """The one way a job comes in (API and playground), cheapest refusal first, so that a refused request costs no
+    decode: 422 for what the request and the image headers show → 402 → 422 for pixels that do not decode or a
+    mask that marks nothing or everything (decoded within the web's budget) → 503 → charge, store and queue."""
+    submission = validate_submission(operation, form, image, mask, user.plan)
+    check_affordable(user, submission)
+    check_pixels(submission)
+    return submit_job(user, submission)
 
 
 def validate_submission(operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None,
                         plan_name: str) -> Submission:
-    """Check parameters, the image and the mask; raise ValidationFailed (422) on the first problem."""
+    """Check parameters and what the image and mask headers show; raise ValidationFailed (422) on the first problem.
+
+    Nothing is decoded here: check_pixels does that, once the caller is known to afford the job.
+    """
     config = current_app.config
     if image is None:
         raise ValidationFailed("image is required: send it as a file field named 'image'", "image", "missing_file")
     params = operation.validate(form)
     header = images.read_header(image, "image", config["MAX_INPUT_PIXELS"])
-    images.check_decodable(image, header, "image")
     size = header.oriented_size
+    mask_header = None
     if operation.needs_mask:
         if mask is None:
             raise ValidationFailed("mask is required: a black image, white where to change", "mask", "missing_file")
-        images.read_header(mask, "mask", config["MAX_INPUT_PIXELS"])
-        images.decode_mask(mask, size, "mask")
+        mask_header = images.read_header(mask, "mask", config["MAX_INPUT_PIXELS"])
+        if mask_header.oriented_size != size:
+            width, height = mask_header.oriented_size
+            raise ValidationFailed(f"mask is {width}×{height} but the image is {size[0]}×{size[1]}; they must match",
+                                   "mask", "mask_size_mismatch")
     elif mask is not None:
         raise ValidationFailed(f"{operation.name} takes no mask", "mask", "unknown_parameter")
     scale = operation.output_scale(params)
@@ -82,7 +99,21 @@ def validate_submission(operation: Operation, form: dict[str, str], image: bytes
     if out_pixels > cap:
         raise ValidationFailed(f"the result would be {size[0] * scale}×{size[1] * scale} = "
                                f"{out_pixels:,} pixels; the limit is {cap:,}", "image", "output_too_large")
-    return Submission(operation, params, image, mask, header)
+    return Submission(operation, params, image, mask, header, mask_header)
+
+
+def check_affordable(user: User, submission: Submission) -> None:
+    """InsufficientCredits (402) before any pixel is decoded: this check is free, a decode is not."""
+    cost = submission.operation.cost(submission.params)
+    if user.credits < cost:
+        raise credits.InsufficientCredits(cost, user.credits)
+
+
+def check_pixels(submission: Submission) -> None:
+    """ValidationFailed (422) unless the image and mask decode and the mask marks some pixels but not all."""
+    images.check_decodable(submission.image, submission.header, "image")
+    if submission.mask is not None:
+        images.check_mask(submission.mask, submission.mask_header, "mask")
 
 
 def _ensure_runnable(operation: Operation, params: dict) -> None:
@@ -101,7 +132,8 @@ def _ensure_runnable(operation: Operation, params: dict) -> None:
 
 
 def submit_job(user: User, submission: Submission) -> Job:
-    """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageError (502)."""
+    """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageFull (507),
+    StorageError (502)."""
     operation, params = submission.operation, submission.params
     cost = operation.cost(params)
     if user.credits < cost:
@@ -113,9 +145,13 @@ def submit_job(user: User, submission: Submission) -> Job:
     storage = get_storage()
     input_key = job_object_key(job_id, "input")
     mask_key = job_object_key(job_id, "mask") if submission.mask is not None else None
-    storage.put(input_key, submission.image)
-    if mask_key:
-        storage.put(mask_key, submission.mask)
+    try:
+        storage.put(input_key, submission.image)
+        if mask_key:
+            storage.put(mask_key, submission.mask)
+    except StorageError:  # e.g. StorageFull (507) for the mask: the stored input goes too; nothing is charged yet
+        _delete_quietly(storage, input_key)
+        raise
 
     job = Job(id=job_id, user_id=user.id, operation=operation.name, params=params, status=JobStatus.QUEUED,
               credits=cost, input_key=input_key, mask_key=mask_key, input_width=submission.header.width,

@@ -1,13 +1,15 @@
 """The embedded Redis that `pixelforge serve` runs when REDIS_URL is not set.
 
 It listens on a unix socket only (no TCP port), persists with an append-only file fsynced every second,
-and never evicts (eviction would silently drop queued jobs).
+never evicts (eviction would silently drop queued jobs), and is stopped (SIGTERM) when the process that started
+it dies, however that process died.
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import RedisError
+
+from pixelforge.child_processes import die_with_parent
 
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux; keep a margin
 
@@ -88,7 +92,8 @@ class EmbeddedRedis:
         config = self.folder / "redis.conf"
         config.write_text("\n".join(self.config_lines()) + "\n")
         self.process = subprocess.Popen([self.binary, str(config)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE, start_new_session=True)
+                                        stderr=subprocess.PIPE, start_new_session=True,
+                                        preexec_fn=die_with_parent(signal.SIGTERM))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

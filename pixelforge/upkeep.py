@@ -15,6 +15,7 @@ from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.plans import PLANS, get_plan, retention_seconds
 from pixelforge.storage import StorageError, get_storage
+from pixelforge.thumbnails import thumbnail_keys
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def purge_expired_results(batch: int = 500) -> int:
         storage = get_storage()
         for job in rows:
             try:
-                for key in (job.input_key, job.mask_key, job.result_key):
+                for key in (job.input_key, job.mask_key, job.result_key, *thumbnail_keys(job.id)):
                     if key:
                         storage.delete(key)
             except StorageError as exc:
@@ -105,3 +106,19 @@ def run_upkeep(include_requeue: bool = True) -> None:
         except Exception as exc:  # Redis or the database briefly down: try again next round
             db.session.rollback()
             log.warning("upkeep task %s failed: %s", task.__name__, exc)
+
+
+UPKEEP_LOCK_KEY = "pixelforge:upkeep:lock"
+
+
+def run_upkeep_once_per_cluster(redis, every_seconds: float) -> bool:
+    """Run upkeep unless some process of the cluster (any host's serve, worker or worker pool) already did within
+    every_seconds; True when this call ran it. Redis down: run anyway, every step is guarded by its own status
+    change, so running twice costs only work."""
+    try:
+        if not redis.set(UPKEEP_LOCK_KEY, "1", nx=True, px=max(1, int(every_seconds * 1000))):
+            return False
+    except Exception as exc:
+        log.warning("upkeep lock unavailable (%s); running upkeep here", exc)
+    run_upkeep()
+    return True

@@ -5,7 +5,7 @@ import logging
 import re
 import uuid
 
-from flask import Blueprint, Flask, g, has_request_context, jsonify, request
+from flask import Blueprint, Flask, current_app, g, has_request_context, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 
 from pixelforge.extensions import db
@@ -62,8 +62,9 @@ def healthz():
 
 @health.get("/readyz")
 def readyz():
-    """Ready: the database and Redis answer and at least one worker is alive."""
+    """Ready: the database and Redis answer, at least one worker is alive and storage takes writes."""
     from pixelforge.queue import get_redis, live_workers
+    from pixelforge.storage import StorageError, get_storage
 
     checks = {}
     try:
@@ -80,7 +81,12 @@ def readyz():
     except Exception as exc:
         checks["redis"] = f"error: {exc}"
         checks["workers"] = 0
-    ready = checks["database"] == "ok" and checks["redis"] == "ok" and checks["workers"] > 0
+    try:  # a full disk refuses every submission (507) and fails every job: not ready
+        get_storage().check_writable(current_app.config["STORAGE_MIN_FREE_BYTES"])
+        checks["storage"] = "ok"
+    except StorageError as exc:
+        checks["storage"] = f"error: {exc}"
+    ready = all(checks[name] == "ok" for name in ("database", "redis", "storage")) and checks["workers"] > 0
     response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
     response.status_code = 200 if ready else 503
     return response

@@ -14,6 +14,7 @@ from PIL import Image
 from pixelforge import create_app
 from pixelforge.extensions import db
 from pixelforge.redis_server import EmbeddedRedis
+from contract import check_response
 
 TEST_DATABASE_URL = os.environ.get("PIXELFORGE_TEST_DATABASE_URL")
 
@@ -64,7 +65,9 @@ class IsolatedClient(FlaskClient):
         if outer is not None:
             outer.pop()
         try:
-            return super().open(*args, **kwargs)
+            response = super().open(*args, **kwargs)
+            check_response(self.application, response)
+            return response
         finally:
             if outer is not None:
                 outer.push()

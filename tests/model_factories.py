@@ -305,6 +305,35 @@ def write_tiny_sd_inpainting(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def safetensors_bytes(seed: int = 0) -> bytes:
+    """A tiny, valid safetensors file (one 2x3 float16 tensor): weights that parse but mean nothing."""
+    from safetensors.numpy import save
+
+    return save({"weight": np.random.default_rng(seed).standard_normal((2, 3)).astype(np.float16)})
+
+
+def write_sd_inpainting_skeleton(folder: Path, weights: dict[str, bytes] | None = None,
+                                 unet_in_channels: int = 9) -> Path:
+    """What `models add` checks of a diffusers inpainting folder, without a real pipeline: model_index.json with
+    the pipeline's parts, the configs (an inpainting UNet takes 9 channels) and tiny safetensors weights (unet,
+    vae, text_encoder), then ``weights`` (path -> bytes) written over them."""
+    import json
+
+    index = {"_class_name": "StableDiffusionInpaintPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+             "vae": ["diffusers", "AutoencoderKL"], "text_encoder": ["transformers", "CLIPTextModel"],
+             "tokenizer": ["transformers", "CLIPTokenizer"], "scheduler": ["diffusers", "DDIMScheduler"]}
+    files = {"model_index.json": json.dumps(index), "scheduler/scheduler_config.json": "{}",
+             "tokenizer/tokenizer_config.json": "{}", "text_encoder/config.json": "{}", "vae/config.json": "{}",
+             "unet/config.json": json.dumps({"in_channels": unet_in_channels}),
+             "unet/diffusion_pytorch_model.safetensors": safetensors_bytes(1),
+             "vae/diffusion_pytorch_model.safetensors": safetensors_bytes(2),
+             "text_encoder/model.safetensors": safetensors_bytes(3)}
+    for path, data in {**files, **(weights or {})}.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(data.encode() if isinstance(data, str) else data)
+    return folder
+
+
 def gradient_image(width: int, height: int, mode: str = "RGB", seed: int = 0):
     """A smooth test picture with some texture (not flat, so tiling seams would show)."""
     from PIL import Image

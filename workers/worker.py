@@ -17,16 +17,13 @@ from flask import Flask
 from sqlalchemy import update
 
 from pixelforge.extensions import db
-from pixelforge.upkeep import requeue_missing_jobs, run_upkeep
+from pixelforge.upkeep import requeue_missing_jobs, run_upkeep_once_per_cluster
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.queue import connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat
 from workers import device
 from workers.tasks import CurrentJob
 
 log = logging.getLogger(__name__)
-
-UPKEEP_EVERY_SECONDS = 10.0
-
 
 def worker_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
@@ -47,7 +44,7 @@ class Heartbeat(threading.Thread):
         while not self.stopping.is_set():
             with self.app.app_context():
                 reconnected = self.beat()
-                if reconnected or time.monotonic() - last_upkeep > UPKEEP_EVERY_SECONDS:
+                if reconnected or time.monotonic() - last_upkeep > self.app.config["UPKEEP_EVERY_SECONDS"]:
                     last_upkeep = time.monotonic()
                     self.upkeep()
             self.stopping.wait(interval)
@@ -73,7 +70,7 @@ class Heartbeat(threading.Thread):
 
     def upkeep(self) -> None:
         try:
-            run_upkeep()
+            run_upkeep_once_per_cluster(self.redis, self.app.config["UPKEEP_EVERY_SECONDS"])
         finally:
             db.session.remove()
 

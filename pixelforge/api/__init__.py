@@ -6,6 +6,8 @@ from flask_login import current_user
 
 from pixelforge import ratelimit
 from pixelforge.api.errors import ApiError, register_error_handlers
+from pixelforge.extensions import db
+from pixelforge.models import User
 from pixelforge.plans import get_plan
 
 URL_PREFIX = "/api/v1"
@@ -22,8 +24,7 @@ def authenticate_and_limit():
             raise ApiError(401, "authentication_required",
                            "send your API key as 'Authorization: Bearer pfk_…'; create one in the dashboard",
                            headers={"WWW-Authenticate": 'Bearer realm="pixelforge"'})
-        raise ApiError(401, "invalid_api_key", "the API key is invalid or has been revoked",
-                       headers={"WWW-Authenticate": 'Bearer realm="pixelforge", error="invalid_token"'})
+        raise _invalid_key()
     plan = get_plan(current_user.plan)
     if not plan.api_access:
         raise ApiError(403, "plan_without_api_access",
@@ -40,6 +41,25 @@ def authenticate_and_limit():
         g.rate_decision = ratelimit.check_read(current_user.id, plan)
 
 
+def _invalid_key() -> ApiError:
+    return ApiError(401, "invalid_api_key", "the API key is invalid or has been revoked",
+                    headers={"WWW-Authenticate": 'Bearer realm="pixelforge", error="invalid_token"'})
+
+
+def caller_row() -> User:
+    """The caller's user row, read now. A cached read's caller may have been deleted in SQL behind the cache's
+    back (no epoch bump): that key is refused like a revoked one, and every process's cache is emptied."""
+    if isinstance(current_user._get_current_object(), User):
+        return current_user._get_current_object()  # verified against the database in this request
+    user = db.session.get(User, current_user.id)
+    if user is None:
+        from pixelforge.keycache import bump_epoch
+
+        bump_epoch()
+        raise _invalid_key()
+    return user
+
+
 @bp.after_request
 def add_rate_headers(response):
     decision = g.get("rate_decision")
@@ -51,9 +71,13 @@ def add_rate_headers(response):
 
 def init_app(app: Flask) -> None:
     from pixelforge.api import account, jobs, submissions  # noqa: F401  (routes register on bp)
+    from pixelforge.api.docs import docs
     from pixelforge.extensions import csrf, limiter
 
     csrf.exempt(bp)  # Bearer keys only, no cookies: nothing for a cross-site form to ride on
     limiter.exempt(bp)  # limits here come from ratelimit, checked after authentication
     app.register_blueprint(bp)
+    csrf.exempt(docs)
+    limiter.exempt(docs)
+    app.register_blueprint(docs)
     register_error_handlers(app, "/api/")

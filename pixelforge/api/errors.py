@@ -10,7 +10,7 @@ from pixelforge.jobs import JobAlreadyFinal, JobHasNoResult, JobNotFinished, Job
 from pixelforge.operations import ValidationFailed
 from pixelforge.queue import QueueUnavailable
 from pixelforge.ratelimit import RateLimited
-from pixelforge.storage import StorageError
+from pixelforge.storage import StorageError, StorageFull
 
 
 class ApiError(Exception):
@@ -60,6 +60,9 @@ def _for_domain_error(exc: Exception):
         return error_response(409, "job_already_final", str(exc))
     if isinstance(exc, ResultExpired):
         return error_response(410, "result_expired", str(exc))
+    if isinstance(exc, StorageFull):
+        return error_response(507, "insufficient_storage", f"{exc}; nothing was charged, retry later",
+                              headers={"Retry-After": "60"})
     if isinstance(exc, StorageError):
         return error_response(502, "storage_error", f"{exc}; retry later")
     return None

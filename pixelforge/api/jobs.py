@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, request
 from flask_login import current_user
 
-from pixelforge.api import bp
+from pixelforge.api import bp, caller_row
 from pixelforge.api.responses import job_body
 from pixelforge.images import EXTENSIONS
 from pixelforge.jobs import cancel_job, job_snapshot, list_jobs, read_result
@@ -17,7 +17,7 @@ _LIMIT = IntParam("limit", 20, 1, 100)
 def list_my_jobs():
     raw_limit = request.args.get("limit")
     limit = _LIMIT.parse(raw_limit) if raw_limit else _LIMIT.default
-    jobs, next_cursor = list_jobs(current_user, limit, request.args.get("cursor"))
+    jobs, next_cursor = list_jobs(caller_row(), limit, request.args.get("cursor"))
     return {"jobs": [job_body(job, current_user.plan) for job in jobs], "next_cursor": next_cursor}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import url_for
+from flask import current_app, url_for
 
 from pixelforge.jobs import result_expires_at
 from pixelforge.models import Job, JobStatus, User
@@ -38,7 +38,7 @@ def job_body(job: Job, owner_plan: str) -> dict:
         "error": None,
     }
     if job.status == JobStatus.DONE:
-        body["result_url"] = url_for("api.download_job", job_id=job.id, _external=True)
+        body["result_url"] = _result_url(job)
         body["result"] = {"content_type": job.result_type, **(job.info or {})}
         body["result_expires_at"] = iso(result_expires_at(job, owner_plan))
         if job.expired_at is not None:
@@ -46,6 +46,18 @@ def job_body(job: Job, owner_plan: str) -> dict:
     elif job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         body["error"] = {"code": job.error_code, "message": job.error_message}
     return body
+
+
+def _result_url(job: Job) -> str:
+    """The API's download URL, or with RESULT_URLS=presigned a time-limited URL on the store (when it has one)."""
+    if current_app.config["RESULT_URLS"] == "presigned" and job.result_key:
+        from pixelforge.storage import get_storage
+
+        url = get_storage().presigned_url(job.result_key, int(current_app.config["RESULT_URL_SECONDS"]),
+                                          job.result_type)
+        if url:
+            return url
+    return url_for("api.download_job", job_id=job.id, _external=True)
 
 
 def account_body(user: User, plan: Plan) -> dict:

@@ -5,6 +5,8 @@ Weights are fetched only here, never at request time. Every file is checked agai
 Hugging Face models are pulled at a pinned commit, which pins every file's content, and their weights are then
 re-hashed against the hub's published SHA-256. `add` installs custom spandrel weights in any format spandrel
 reads, under the registry file's name with the custom file's own suffix, and replaces a folder model whole.
+`add` also loads what it installs the way its engine will (workers/inference/loadable.py) and refuses what does
+not load, verified or not; `verify` asks the same of installs no published checksum vouches for.
 """
 from __future__ import annotations
 
@@ -22,7 +24,6 @@ from workers import registry as reg
 UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`, removed by `pull`
 CHUNK = 1 << 16
 RETRY_BACKOFF_S = 2.0  # doubled after each failed attempt
-SPANDREL_PURPOSE = {reg.UPSCALE: "SR", reg.RESTORE_FACE: "FaceSR", reg.ERASE_OBJECT: "Inpainting"}
 
 
 def models_dir() -> Path:
@@ -232,23 +233,23 @@ def _remove_other_variants(entry: reg.ModelEntry, spec: reg.ModelFile, target: P
             path.unlink()
 
 
-def _check_spandrel(entry: reg.ModelEntry, source: Path) -> None:
-    """A custom file under a spandrel entry must be an architecture spandrel knows, for the same purpose, taking
-    RGB input (the engines feed 3 channels; a grey or RGBA model would only fail at job time)."""
-    try:
-        from spandrel import ModelLoader
+def _load_problem(entry: reg.ModelEntry, path: Path) -> str | None:
+    """Why ``path`` would not load in ``entry``'s engine, or None (its notes, e.g. another scale, are shown)."""
+    from workers.inference.loadable import ModelWillNotLoad, check_loads
 
-        descriptor = ModelLoader(device="cpu").load_from_file(source)
-    except Exception as error:  # noqa: BLE001 - report what spandrel said
-        raise click.ClickException(f"{source.name} is not a model spandrel can load: {error}") from None
-    wanted = SPANDREL_PURPOSE.get(entry.operation)
-    if wanted and descriptor.purpose != wanted:
-        raise click.ClickException(f"{source.name} is a {descriptor.purpose} model; {entry.name} needs {wanted}")
-    if descriptor.input_channels != 3:
-        raise click.ClickException(f"{source.name} takes {descriptor.input_channels}-channel input; "
-                                   f"{entry.name} needs a 3-channel (RGB) model")
-    if entry.scale and getattr(descriptor, "scale", entry.scale) != entry.scale:
-        click.echo(f"note: {source.name} is {descriptor.scale}x; output is resized to the requested scale", err=True)
+    try:
+        notes = check_loads(entry, path)
+    except ModelWillNotLoad as error:
+        return str(error)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    return None
+
+
+def _require_loadable(entry: reg.ModelEntry, source: Path) -> None:
+    problem = _load_problem(entry, source)
+    if problem:
+        raise click.ClickException(f"{problem}; {entry.name} was not installed")
 
 
 def _swap_in_folder(source: Path, target: Path, unverified: bool) -> None:
@@ -294,6 +295,7 @@ def _add_folder(entry: reg.ModelEntry, source: Path, target: Path, allow_unverif
         raise click.ClickException(f"{source} cannot be proven to be {hub.repo_id}@{hub.revision}: "
                                    + "; ".join(problems) + " (use `models pull`, or --allow-unverified to "
                                    "install it anyway)")
+    _require_loadable(entry, source)
     _swap_in_folder(source, target, unverified=bool(problems))
     if problems:
         click.echo(f"{entry.name}: copied {source} to {target} (unverified)")
@@ -316,8 +318,7 @@ def _add_file(entry: reg.ModelEntry, source: Path, target: Path, allow_unverifie
     if problems and not allow_unverified:
         raise click.ClickException(f"{source.name} does not match {entry.name}: " + "; ".join(problems)
                                    + " (use --allow-unverified to install it anyway)")
-    if problems and entry.loader == reg.LOAD_SPANDREL:
-        _check_spandrel(entry, source)
+    _require_loadable(entry, source)
     target.mkdir(parents=True, exist_ok=True)
     dest = target / relative
     shutil.copyfile(source, dest.with_name(dest.name + ".part"))
@@ -351,7 +352,8 @@ def add(name: str, source: Path, allow_unverified: bool) -> None:
 @models.command("verify")
 @click.argument("names", nargs=-1)
 def verify(names: tuple[str, ...]) -> None:
-    """Re-hash installed files against their published checksums (all installed models by default)."""
+    """Re-hash installed files against their published checksums (all installed models by default); load the
+    ones no published checksum vouches for (custom adds) the way their engine will."""
     folder = models_dir()
     entries = [_entry(n) for n in names] or [e for e in reg.REGISTRY if (folder / e.name).is_dir()]
     failures = []
@@ -370,6 +372,9 @@ def verify(names: tuple[str, ...]) -> None:
                 problems += reg.check_file(path, f)
         if e.hub and custom is None:
             problems += _flat(reg.check_files(target, e.hub.published))
+        if not problems and (custom is not None or not e.verified):  # no published checksum vouches for it
+            problem = _load_problem(e, target if e.hub else reg.installed_file(target, e, e.files[0]))
+            problems += [problem] if problem else []
         if custom is not None:
             note = "custom, unverified"
         elif e.hub:

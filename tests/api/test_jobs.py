@@ -1,6 +1,7 @@
 """The job lifecycle through a real RQ worker: status, listing, download, failures and refunds."""
 from datetime import datetime, timedelta
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -31,7 +32,6 @@ def test_done_job_has_timestamps_engine_and_result_url(api, work_queue):
     ("upscale", {"scale": 4}, None, (128, 96), "RGB", "image/png"),
     ("remove-background", {}, None, (32, 24), "RGBA", "image/png"),
     ("remove-background", {"format": "webp"}, None, (32, 24), None, "image/webp"),  # opaque: WebP drops alpha
-    ("restore-face", {"fidelity": 0.5}, None, (32, 24), "RGB", "image/png"),
     ("enhance", {}, None, (32, 24), "RGB", "image/png"),
     ("erase-object", {}, mask_bytes(), (32, 24), "RGB", "image/png"),
 ])
@@ -50,6 +50,74 @@ def test_each_operation_produces_its_result(api, work_queue, operation, fields, 
     assert "Content-Disposition" not in download.headers
     result = Image.open(io.BytesIO(download.data))
     assert result.size == size and mode in (None, result.mode)
+
+
+def photo_png(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def astronaut_face(side: int = 160) -> bytes:
+    """The astronaut's face from scikit-image, which the face detectors find."""
+    import cv2
+    from skimage import data
+
+    return photo_png(cv2.resize(data.astronaut()[0:256, 80:336], (side, side), interpolation=cv2.INTER_AREA))
+
+
+def coffee() -> bytes:
+    """scikit-image's cup of coffee: no face."""
+    import cv2
+    from skimage import data
+
+    return photo_png(cv2.resize(data.coffee(), (240, 160), interpolation=cv2.INTER_AREA))
+
+
+def test_restore_face_restores_a_photo_with_a_face(api, work_queue):
+    job = submit_and_run(api, work_queue, "restore-face", astronaut_face(), fidelity=0.5)
+    assert job["status"] == "done", job
+    assert job["result"]["faces_detected"] >= 1 and job["result"]["restored"] == "faces"
+    assert api.get(f"/jobs/{job['job_id']}/download").status_code == 200
+    assert api.user.credits == 9
+
+
+def assert_refused_for_no_face(api, job):
+    """Failed with no_face_found, refunded exactly once, the ledger balanced, nothing to download."""
+    from pixelforge.credits import ledger, ledger_total
+
+    assert job["status"] == "failed" and job["refunded"] is True, job
+    assert job["error"]["code"] == "no_face_found" and "no face" in job["error"]["message"]
+    assert api.user.credits == 10 and ledger_total(api.user_id) == 10
+    reasons = [entry.reason for entry in ledger(api.user_id) if entry.job_id == job["job_id"]]
+    assert sorted(reasons) == ["charge", "refund"]
+    assert api.get(f"/jobs/{job['job_id']}/download").status_code == 502
+
+
+def test_restore_face_on_a_photo_without_a_face_fails_and_costs_nothing(api, work_queue):
+    """#12 finding 14, classical engine: a faceless photo is refused and refunded, not charged as whole_image."""
+    assert_refused_for_no_face(api, submit_and_run(api, work_queue, "restore-face", coffee()))
+
+
+def test_restore_face_model_engine_refuses_a_photo_without_a_face(app, api, work_queue, tmp_path):
+    """#12 finding 14, model engine (YuNet + GFPGAN): the detector finds nothing, the job fails and is refunded."""
+    import model_factories as mf
+    from workers import inference
+    from workers.registry import weights_file
+
+    models = tmp_path / "models"
+    mf.write_yunet_like_onnx(weights_file("yunet-2023mar", models))
+    (models / "gfpgan-1.4").mkdir()
+    (models / "gfpgan-1.4" / "GFPGANv1.4.pth").write_bytes(b"never loaded: no face, no restoration")
+    app.config["MODELS_DIR"] = str(models)
+    inference.clear_model_cache()
+    try:
+        dark = photo_png(np.full((120, 160, 3), 30, np.uint8))
+        assert_refused_for_no_face(api, submit_and_run(api, work_queue, "restore-face", dark))
+    finally:
+        inference.clear_model_cache()
 
 
 def test_download_as_attachment(api, work_queue):

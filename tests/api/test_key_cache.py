@@ -149,3 +149,23 @@ def test_a_cached_caller_is_not_an_orm_object(api, app):
     with app.test_request_context("/api/v1/jobs", headers=api.headers):
         assert isinstance(current_user._get_current_object(), ApiCaller)
         assert current_user.id == api.user_id and current_user.plan == "pro"
+
+
+@pytest.mark.parametrize("path", ["/account", "/jobs"])
+def test_a_user_deleted_in_sql_is_refused_by_cached_reads(api, other_process, path):
+    """Finding 10: a user row deleted behind the app's back (no epoch bump) must not leave a usable cached key."""
+    from pixelforge.models import ApiKey, CreditEntry, User
+
+    assert api.get("/account").status_code == 200  # the key is cached now
+
+    def delete_in_sql(user_id):
+        for table in (CreditEntry, ApiKey):
+            db.session.execute(db.delete(table).where(table.user_id == user_id))
+        db.session.execute(db.delete(User).where(User.id == user_id))
+        db.session.commit()
+
+    other_process(delete_in_sql, api.user_id)
+    response = api.get(path)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "invalid_api_key"
+    assert api.get("/account").status_code == 401 and api.get("/jobs").status_code == 401

@@ -9,7 +9,7 @@ from PIL import Image
 
 import model_factories as mf
 from workers import inference
-from workers.engines.base import EngineInput
+from workers.engines.base import EngineInput, NoFaceFound
 from workers.inference import faces
 from workers.inference import restore_face as restore_module
 from workers.inference import run_model_engine
@@ -103,7 +103,8 @@ def test_gfpgan_end_to_end(gfpgan_dir, monkeypatch):
     inference.clear_model_cache()
 
 
-def test_no_face_found_returns_the_image_unchanged(tmp_path, monkeypatch):
+def test_no_face_found_is_refused_by_name(tmp_path, monkeypatch):
+    """#12 finding 14: a photo without a face is not charged for an unchanged copy."""
     class Nobody:
         def setInputSize(self, size):
             pass
@@ -117,10 +118,12 @@ def test_no_face_found_returns_the_image_unchanged(tmp_path, monkeypatch):
     monkeypatch.setattr(faces, "load_detector", lambda path: Nobody())
     inference.clear_model_cache()
     image = mf.gradient_image(50, 40)
-    out = run_model_engine("restore-face", EngineInput(image, {"fidelity": 0.5}), tmp_path)
-    inference.clear_model_cache()
-    assert out.info["faces_detected"] == 0
-    assert np.array_equal(np.asarray(out.image), np.asarray(image))
+    try:
+        with pytest.raises(NoFaceFound, match="no face") as raised:
+            run_model_engine("restore-face", EngineInput(image, {"fidelity": 0.5}), tmp_path)
+    finally:
+        inference.clear_model_cache()
+    assert raised.value.code == "no_face_found"
     assert restore_module.DETECTOR == "yunet-2023mar"
 
 

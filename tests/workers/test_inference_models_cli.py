@@ -270,18 +270,13 @@ def test_pull_brings_the_models_an_entry_requires(models_dir, runner, server, mo
 
 
 UNET = "unet/diffusion_pytorch_model.fp16.safetensors"
-SMALL_WEIGHTS = {UNET: b"unet weights", "tokenizer/vocab.json": b'{"a": 0}'}
+SMALL_WEIGHTS = {UNET: mf.safetensors_bytes(10), "tokenizer/vocab.json": b'{"a": 0}'}
+MY_UNET = mf.safetensors_bytes(11)
 
 
 def write_hub_folder(folder: Path, weights: dict[str, bytes]) -> Path:
-    """sd-inpainting's presence files (tiny configs) plus the given weight files."""
-    for f in reg.REGISTRY.get("sd-inpainting").files:
-        (folder / f.path).parent.mkdir(parents=True, exist_ok=True)
-        (folder / f.path).write_text("{}")
-    for path, data in weights.items():
-        (folder / path).parent.mkdir(parents=True, exist_ok=True)
-        (folder / path).write_bytes(data)
-    return folder
+    """sd-inpainting's configs and tiny weights that load as `models add` checks them, plus the given files."""
+    return mf.write_sd_inpainting_skeleton(folder, weights)
 
 
 @pytest.fixture
@@ -326,7 +321,7 @@ def test_add_hub_folder_with_matching_weights_then_verify_catches_a_changed_one(
     assert not (models_dir / "sd-inpainting" / cli.UNVERIFIED_MARKER).exists()
     checked = runner.invoke(cli.models, ["verify", "sd-inpainting"])
     assert checked.exit_code == 0 and "weights match sha256" in checked.output
-    (models_dir / "sd-inpainting" / UNET).write_bytes(b"evil weights")
+    (models_dir / "sd-inpainting" / UNET).write_bytes(b"e" * len(SMALL_WEIGHTS[UNET]))  # same size, other bytes
     failed = runner.invoke(cli.models, ["verify", "sd-inpainting"])
     assert failed.exit_code != 0 and f"FAILED: {UNET}: sha256" in failed.output
     (models_dir / "sd-inpainting" / UNET).unlink()
@@ -373,12 +368,12 @@ def test_pull_hub_over_an_unverified_add_makes_it_verified(models_dir, runner, t
 def test_add_hub_folder_replaces_the_earlier_install_whole(models_dir, runner, tmp_path, small_published):
     pulled = write_hub_folder(tmp_path / "pulled", SMALL_WEIGHTS)
     assert runner.invoke(cli.models, ["add", "sd-inpainting", str(pulled)]).exit_code == 0
-    mine = write_hub_folder(tmp_path / "mine", {"unet/diffusion_pytorch_model.safetensors": b"my unet"})
+    mine = write_hub_folder(tmp_path / "mine", {"unet/diffusion_pytorch_model.safetensors": MY_UNET})
     added = runner.invoke(cli.models, ["add", "sd-inpainting", str(mine), "--allow-unverified"])
     assert added.exit_code == 0, added.output
     target = models_dir / "sd-inpainting"
     assert not (target / UNET).exists()  # the pulled fp16 file would win over the added folder's weights
-    assert (target / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == b"my unet"
+    assert (target / "unet" / "diffusion_pytorch_model.safetensors").read_bytes() == MY_UNET
     assert (target / cli.UNVERIFIED_MARKER).is_file()
     assert [p.name for p in models_dir.iterdir()] == ["sd-inpainting"]  # no staging folder left behind
 
@@ -389,7 +384,7 @@ def test_a_failed_folder_copy_leaves_the_earlier_install_as_it_was(models_dir, r
 
     pulled = write_hub_folder(tmp_path / "pulled", SMALL_WEIGHTS)
     assert runner.invoke(cli.models, ["add", "sd-inpainting", str(pulled)]).exit_code == 0
-    mine = write_hub_folder(tmp_path / "mine", {"unet/diffusion_pytorch_model.safetensors": b"my unet"})
+    mine = write_hub_folder(tmp_path / "mine", {"unet/diffusion_pytorch_model.safetensors": MY_UNET})
 
     def copy_then_fail(source, dest, **kwargs):
         Path(dest).mkdir(parents=True)

@@ -65,4 +65,17 @@ class EngineUnavailable(RuntimeError):
 
 
 class EngineError(RuntimeError):
-    """The engine ran and failed on this input; the job fails with this message and is refunded."""
+    """The engine ran and failed on this input; the job fails with this message and `code`, and is refunded."""
+
+    code = "inference_error"
+
+
+class NoFaceFound(EngineError):
+    """restore-face found no face to restore. The job fails and is refunded (as a background remover refuses a
+    photo with no foreground) instead of charging for a photo returned as it came."""
+
+    code = "no_face_found"
+
+    def __init__(self, message: str = "no face was found in this photo; restore-face needs at least one clearly "
+                                      "visible face"):
+        super().__init__(message)

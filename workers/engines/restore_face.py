@@ -3,8 +3,8 @@
 Fidelity follows the model-based restorers' meaning ("how much of the original to keep"): the restored face is
 blended over the original with weight (1 - fidelity). fidelity=1 returns the input pixel for pixel, fidelity=0
 applies the full restoration. OpenCV 5 ships no Haar cascades, so detection uses scikit-image's bundled LBP
-frontal-face cascade; when that is unavailable, or no face is found, a very mild whole-image clean-up (also
-weighted by 1 - fidelity) is applied instead and reported in info["restored"].
+frontal-face cascade. A photo with no face is refused (NoFaceFound: the job fails and is refunded) rather than
+charged for a whole-image clean-up it did not ask for; without the cascade, the engine fails instead of guessing.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import logging
 import cv2
 import numpy as np
 
-from workers.engines.base import EngineError, EngineInput, EngineOutput
+from workers.engines.base import EngineError, EngineInput, EngineOutput, NoFaceFound
 from workers.engines.pixels import blend, join_rgb_alpha, split_rgb_alpha, to_uint8, unsharp_mask
 
 log = logging.getLogger(__name__)
@@ -43,34 +43,34 @@ def _face_cascade():
 
         return Cascade(data.lbp_frontal_face_cascade_filename())
     except (ImportError, AttributeError, OSError) as error:
-        log.warning("face cascade unavailable, falling back to whole-image clean-up: %s", error)
+        log.warning("face cascade unavailable; classical restore-face jobs will fail: %s", error)
         return None
 
 
 def classical_restore_face(inp: EngineInput) -> EngineOutput:
-    """Restore detected faces, keeping `fidelity` (0..1) of the original; see the module docstring."""
+    """Restore detected faces, keeping `fidelity` (0..1) of the original; NoFaceFound when there is none."""
     fidelity = _read_fidelity(inp.params)
     strength = 1.0 - fidelity
     rgb, alpha = split_rgb_alpha(inp.image)
     cascade = _face_cascade()
-    faces = _detect_faces(cascade, rgb) if cascade is not None else []
+    if cascade is None:
+        raise EngineError("face detection is unavailable on this worker (scikit-image's face cascade is missing)")
+    faces = _detect_faces(cascade, rgb)
+    if not faces:
+        raise NoFaceFound()
     inp.progress(0.4)
 
-    info = {"faces_detected": len(faces), "detector": "lbp_cascade" if cascade is not None else "unavailable"}
+    info = {"faces_detected": len(faces), "detector": "lbp_cascade"}
     if strength <= 0.0:
         inp.progress(1.0)
         return EngineOutput(image=inp.image.copy(), engine="classical", model=None, info={**info, "restored": "none"})
 
-    if faces:
-        restored = rgb.copy()
-        for index, box in enumerate(faces):
-            _restore_face_region(restored, box, strength)
-            inp.progress(0.4 + 0.6 * (index + 1) / len(faces))
-        info["restored"] = "faces"
-    else:
-        restored = blend(rgb, _gentle_cleanup(rgb), strength)
-        info["restored"] = "whole_image"
+    restored = rgb.copy()
+    for index, box in enumerate(faces):
+        _restore_face_region(restored, box, strength)
+        inp.progress(0.4 + 0.6 * (index + 1) / len(faces))
     inp.progress(1.0)
+    info["restored"] = "faces"
     return EngineOutput(image=join_rgb_alpha(restored, alpha), engine="classical", model=None, info=info)
 
 
@@ -165,12 +165,6 @@ def _feathered_ellipse(height: int, width: int) -> np.ndarray:
     distance = np.sqrt(rows[:, None] ** 2 + cols[None, :] ** 2)
     ramp = np.clip((1.0 - distance) / (1.0 - FEATHER_START), 0.0, 1.0)
     return ramp * ramp * (3.0 - 2.0 * ramp)
-
-
-def _gentle_cleanup(rgb: np.ndarray) -> np.ndarray:
-    """Whole-image fallback: an edge-preserving smooth and a light sharpen, cheap on large photos."""
-    smoothed = cv2.bilateralFilter(rgb, d=5, sigmaColor=20, sigmaSpace=3)
-    return _sharpen_luma(smoothed, sigma=1.0, amount=0.3)
 
 
 def _sharpen_luma(rgb: np.ndarray, sigma: float, amount: float, noise_floor: float = 2.0) -> np.ndarray:

@@ -1,5 +1,6 @@
 """restore-face: detect faces with YuNet, restore each aligned face with GFPGAN v1.4 (through spandrel),
-mix with the original face by ``fidelity``, and paste it back. The rest of the photo is untouched."""
+mix with the original face by ``fidelity``, and paste it back. The rest of the photo is untouched; a photo with
+no face is refused (NoFaceFound), not charged for an unchanged copy."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from workers.engines.base import EngineError, EngineInput, EngineOutput
+from workers.engines.base import EngineError, EngineInput, EngineOutput, NoFaceFound
 from workers.inference import faces as geometry
 from workers.registry import REGISTRY, installed_file
 
@@ -54,7 +55,8 @@ def restore_aligned(descriptor, face: np.ndarray) -> np.ndarray:
 
 
 def run_restore_face(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
-    """Restore every detected face; info {"faces_detected": N, "faces_restored": M, "fidelity": f}."""
+    """Restore every detected face; info {"faces_detected": N, "faces_restored": M, "fidelity": f}; NoFaceFound
+    when there is none."""
     from workers.inference import warm_model
 
     fidelity = float(inp.params.get("fidelity", 0.5))
@@ -62,19 +64,22 @@ def run_restore_face(inp: EngineInput, name: str, models_dir: Path) -> EngineOut
                           lambda folder: geometry.load_detector(_file(DETECTOR, folder)))
     rgb = np.array(inp.image.convert("RGB"))
     found = geometry.detect_faces(detector, rgb)
+    if not found:
+        raise NoFaceFound()
     inp.progress(0.1)
     restored = 0
-    if found:
-        gfpgan = warm_model(name, models_dir, "spandrel", lambda folder: load_gfpgan(_file(name, folder)))
-        for index, face in enumerate(found):
-            matrix = geometry.alignment_matrix(face.landmarks)
-            if matrix is None:
-                continue
-            aligned = geometry.warp_face(rgb, matrix)
-            result = geometry.blend_fidelity(restore_aligned(gfpgan, aligned), aligned, fidelity)
-            geometry.paste_face(rgb, result, matrix)
-            restored += 1
-            inp.progress(0.1 + 0.9 * (index + 1) / len(found))
+    gfpgan = warm_model(name, models_dir, "spandrel", lambda folder: load_gfpgan(_file(name, folder)))
+    for index, face in enumerate(found):
+        matrix = geometry.alignment_matrix(face.landmarks)
+        if matrix is None:
+            continue
+        aligned = geometry.warp_face(rgb, matrix)
+        result = geometry.blend_fidelity(restore_aligned(gfpgan, aligned), aligned, fidelity)
+        geometry.paste_face(rgb, result, matrix)
+        restored += 1
+        inp.progress(0.1 + 0.9 * (index + 1) / len(found))
+    if not restored:
+        raise NoFaceFound(f"{len(found)} face(s) were detected but none could be aligned for restoration")
     image = Image.fromarray(rgb, "RGB")
     if inp.image.mode == "RGBA":
         image.putalpha(inp.image.getchannel("A"))

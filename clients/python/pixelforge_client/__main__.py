@@ -1,0 +1,3 @@
+from pixelforge_client.cli import main
+
+raise SystemExit(main())
