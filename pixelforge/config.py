@@ -82,6 +82,9 @@ class Defaults:
     PLAYGROUND_ENABLED = True  # mount the Gradio playground at /playground
     PLAYGROUND_TEMP_DIR: str | None = None  # Gradio's upload/result cache; default <instance>/gradio
     PLAYGROUND_CONCURRENCY = 8  # playground runs that may wait on jobs at once
+    PLAYGROUND_UPLOAD_QUOTA_BYTES = 100 * 1024 * 1024  # what one user's playground uploads may hold at once
+    PLAYGROUND_UPLOAD_QUOTA_FILES = 24  # …and how many files (the mask editor uploads ~2 per stroke)
+    PLAYGROUND_UPLOAD_TTL_SECONDS = 600.0  # an upload no run used is deleted after this (a run's, when it ends)
 
     PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is several times faster than Pillow's default 6
     SESSION_COOKIE_SECURE = False  # set True behind HTTPS; browsers drop Secure cookies on http://127.0.0.1
