@@ -1,4 +1,4 @@
-"""The `pixelforge` command: serve, worker, workers, users, keys, models."""
+"""The `pixelforge` command: serve, web, playground, worker, workers, users, keys, models."""
 from __future__ import annotations
 
 import logging
@@ -6,7 +6,7 @@ import logging
 import click
 
 from pixelforge.cli.accounts import keys, users
-from pixelforge.cli.processes import serve, worker, workers
+from pixelforge.cli.processes import playground, serve, web, worker, workers
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,8 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(serve)
+main.add_command(web)
+main.add_command(playground)
 main.add_command(worker)
 main.add_command(workers)
 main.add_command(users)
