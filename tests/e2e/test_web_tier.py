@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -14,7 +13,7 @@ import requests
 from pixelforge.redis_server import EmbeddedRedis
 from playground.gradio_session import PlaygroundUser
 from service import free_port
-from test_worker_pool import wait_for
+from test_service import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

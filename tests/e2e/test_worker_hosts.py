@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -19,7 +18,8 @@ from conftest import image_bytes, mask_bytes
 from model_factories import write_compact
 from pixelforge.redis_server import EmbeddedRedis
 from s3server import SeaweedS3, weed_binary
-from test_worker_pool import children_of, wait_for
+from test_service import wait_for
+from test_worker_pool import children_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BUCKET = "pixelforge-hosts"
