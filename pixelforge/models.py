@@ -1,4 +1,7 @@
-"""The database's tables: users, their API keys, their jobs and the credit ledger."""
+"""The database's tables: users, their API keys, their jobs and the credit ledger.
+
+A change here needs a migration: `pixelforge db revision -m "what changed"` (tests/test_migrations.py fails without).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone

@@ -15,9 +15,13 @@ def serve(host: str, port: int, job_workers: int) -> None:
     """Run everything: web, API, playground, job workers and (unless REDIS_URL is set) an embedded Redis."""
     from pixelforge import create_app
     from pixelforge.child_processes import ServeAlreadyRunning
+    from pixelforge.cli.db import upgrade_configured_database
     from pixelforge.redis_server import EmbeddedRedisError
     from pixelforge.supervisor import ServeOptions, serve as run_service
 
+    upgraded, message = upgrade_configured_database()  # the one-host service brings its database up to date first
+    if upgraded:
+        click.echo(message)
     try:
         code = run_service(create_app(), ServeOptions(host=host, port=port, job_workers=job_workers))
     except (EmbeddedRedisError, ServeAlreadyRunning) as exc:
