@@ -1,5 +1,5 @@
-"""The database binding: SQLite tuned for concurrent web and worker writers; at start, the schema is checked (see
-migrations) instead of tables being created on the fly."""
+"""The database binding: SQLite tuned for concurrent web and worker writers; at start, the schema and the shared
+secrets are checked (see migrations and shared_secrets) instead of tables being created on the fly."""
 from __future__ import annotations
 
 from flask import Flask
@@ -23,8 +23,9 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the database; refuse to start (StartupRefused) on an old schema."""
+    """Bind the database; refuse to start (StartupRefused) on an old schema or on another host's secrets."""
     from pixelforge.migrations import ensure_current
+    from pixelforge.shared_secrets import check_shared_secrets
 
     db.init_app(app)
     with app.app_context():
@@ -34,3 +35,4 @@ def init_app(app: Flask) -> None:
         from pixelforge import models  # noqa: F401  (tables register on import)
 
         ensure_current(db.engine)
+        check_shared_secrets(app)

@@ -1,4 +1,4 @@
-"""`pixelforge db …`: the database's schema version (Alembic migrations shipped in the package)."""
+"""`pixelforge db …`: the database's schema version (Alembic migrations shipped in the package) and its secrets."""
 from __future__ import annotations
 
 import click
@@ -89,3 +89,18 @@ def revision_command(message: str, empty: bool) -> None:
     finally:
         engine.dispose()
     click.echo(f"wrote {script.path}; review it, and set HEAD in pixelforge/migrations/__init__.py")
+
+
+@db_group.command("forget-secrets")
+@click.confirmation_option(prompt="Every API key and browser session made so far stops working once the secrets "
+                                  "change. Forget the recorded secret fingerprints?")
+def forget_secrets_command() -> None:
+    """Forget the recorded fingerprints of SECRET_KEY and KEY_HASH_SECRET, to change those secrets on purpose."""
+    from pixelforge.shared_secrets import forget_fingerprints
+
+    engine = configured_engine()
+    try:
+        count = forget_fingerprints(engine)
+    finally:
+        engine.dispose()
+    click.echo(f"forgot {count} fingerprint(s); the next process to start records its own")
