@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.pool import NullPool
 
 from pixelforge.database import StartupRefused
 
@@ -95,10 +96,20 @@ def ensure_current(engine: Engine) -> None:
         return
     if engine.dialect.name != "sqlite":
         raise SchemaNotCurrent(_not_current_message(state, engine))
-    before, after = upgrade(engine)
+    before, after = upgrade(_untuned(engine))
     if before != after:
         log.info("upgraded the SQLite database %s from %s to %s", engine.url.database, before.describe(),
                  after.describe())
+
+
+def _untuned(engine: Engine) -> Engine:
+    """The app's SQLite engine turns foreign keys on, which breaks the table copies of SQLite ALTERs (batch mode):
+    upgrade a file through a plain engine. An in-memory database exists only on the app's own."""
+    from sqlalchemy import create_engine
+
+    if engine.url.database in (None, "", ":memory:"):
+        return engine
+    return create_engine(engine.url, connect_args={"timeout": 30}, poolclass=NullPool)
 
 
 def _adopt_legacy_tables(config, state: SchemaState, engine: Engine) -> None:
