@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import subprocess
 import sys
 from datetime import datetime
@@ -188,6 +189,24 @@ def test_a_process_on_a_shared_database_not_at_head_refuses_to_start(pixelforge_
     assert "Traceback" not in worker.output
     assert pixelforge_cli(url, "db", "upgrade").exit_code == 0
     create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_DIR": str(tmp_path / "web")})
+
+
+def test_a_web_host_on_a_database_not_at_head_exits_saying_what_to_run(tmp_path):
+    """The Procfile's web process (gunicorn) on the old release's database: it exits instead of serving."""
+    from databases import empty_postgres_url
+    from service import REPO_ROOT, free_port
+
+    url = empty_postgres_url()
+    build_release_0_1_database(url)
+    env = {**os.environ, "DATABASE_URL": url, "PIXELFORGE_INSTANCE": str(tmp_path / "web"),
+           "PYTHONPATH": str(REPO_ROOT), "PIXELFORGE_PLAYGROUND_ENABLED": "false"}
+    env.pop("REDIS_URL", None)
+    web = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "python:pixelforge.gunicorn_config",
+                          "--bind", f"127.0.0.1:{free_port()}", "wsgi:asgi_app"],
+                         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert web.returncode != 0
+    assert "Run `pixelforge db upgrade`" in web.stderr
+    assert schema_state(url).revision is None
 
 
 def test_an_empty_shared_database_is_not_created_implicitly(tmp_path):
