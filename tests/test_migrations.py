@@ -134,6 +134,12 @@ def test_a_second_upgrade_has_nothing_to_do(empty_database_url, pixelforge_cli):
     assert result.exit_code == 0 and f"is at {HEAD} (head); nothing to do" in result.output
 
 
+def test_history_lists_the_revisions_newest_first(pixelforge_cli, tmp_path):
+    result = pixelforge_cli(f"sqlite:///{tmp_path / 'unused.db'}", "db", "history")
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"{HEAD} (head)  ") and lines[-1].startswith(f"{BASELINE}  Baseline")
+
+
 def test_the_baseline_migration_makes_exactly_the_schema_of_release_0_1(empty_database_url):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
