@@ -16,7 +16,7 @@ from pixelforge import create_app
 from pixelforge.extensions import db
 from pixelforge.redis_server import EmbeddedRedis
 from contract import check_response
-from databases import drop_every_table
+from empty_databases import drop_every_table
 
 TEST_DATABASE_URL = os.environ.get("PIXELFORGE_TEST_DATABASE_URL")
 

@@ -18,7 +18,7 @@ from pixelforge import create_app
 from pixelforge.cli import main
 from pixelforge.extensions import db
 from pixelforge.migrations import BASELINE, BASELINE_TABLES, HEAD, SchemaNotCurrent, read_state, upgrade
-from databases import empty_database_url  # noqa: F401  (fixture)
+from empty_databases import empty_database_url  # noqa: F401  (fixture)
 
 DATA = Path(__file__).parent / "data"
 KEY_HASH_SECRET = "the release-0.1 host's key secret"
@@ -144,7 +144,7 @@ def test_the_baseline_migration_makes_exactly_the_schema_of_release_0_1(empty_da
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from databases import drop_every_table
+    from empty_databases import drop_every_table
 
     build_release_0_1_database(empty_database_url)
     engine = create_engine(empty_database_url)
@@ -182,7 +182,7 @@ def test_head_constant_is_the_newest_script():
 
 def test_a_process_on_a_shared_database_not_at_head_refuses_to_start(pixelforge_cli, tmp_path):
     """The new release installed on a web or worker host before anyone ran `pixelforge db upgrade`."""
-    from databases import empty_postgres_url
+    from empty_databases import empty_postgres_url
 
     url = empty_postgres_url()
     build_release_0_1_database(url)
@@ -199,7 +199,7 @@ def test_a_process_on_a_shared_database_not_at_head_refuses_to_start(pixelforge_
 
 def test_a_web_host_on_a_database_not_at_head_exits_saying_what_to_run(tmp_path):
     """The Procfile's web process (gunicorn) on the old release's database: it exits instead of serving."""
-    from databases import empty_postgres_url
+    from empty_databases import empty_postgres_url
     from service import REPO_ROOT, free_port
 
     url = empty_postgres_url()
@@ -216,7 +216,7 @@ def test_a_web_host_on_a_database_not_at_head_exits_saying_what_to_run(tmp_path)
 
 
 def test_an_empty_shared_database_is_not_created_implicitly(tmp_path):
-    from databases import empty_postgres_url
+    from empty_databases import empty_postgres_url
 
     url = empty_postgres_url()
     with pytest.raises(SchemaNotCurrent, match="no PixelForge tables yet"):

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, select
 
 from pixelforge import create_app
 from pixelforge.extensions import db
-from databases import empty_database_url  # noqa: F401  (fixture)
+from empty_databases import empty_database_url  # noqa: F401  (fixture)
 
 SECRETS = {"SECRET_KEY": "one session secret for the whole cluster", "KEY_HASH_SECRET": "one key secret for it"}
 PASSWORD = "password123"
