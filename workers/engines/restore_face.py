@@ -5,6 +5,11 @@ blended over the original with weight (1 - fidelity). fidelity=1 returns the inp
 applies the full restoration. OpenCV 5 ships no Haar cascades, so detection uses scikit-image's bundled LBP
 frontal-face cascade. A photo with no face is refused (NoFaceFound: the job fails and is refunded) rather than
 charged for a whole-image clean-up it did not ask for; without the cascade, the engine fails instead of guessing.
+
+The cascade alone also answers to helmets, flags, fur and brickwork, so a detection counts as a face only when many
+overlapping windows agree (MIN_NEIGHBOURS), when in a colour photo its middle is mostly skin-coloured, and when it is
+not a small box hanging on a bigger face (a forehead or a chin found again). bench/fidelity.py measures the
+precision on scikit-image's photos.
 """
 from __future__ import annotations
 
@@ -26,6 +31,15 @@ DETECT_MIN_FACE = 24
 FACE_BOX_GROWTH = 0.25
 # A detection that lies this much (share of its own area) inside a bigger one is the same face.
 DUPLICATE_OVERLAP = 0.5
+# Overlapping cascade windows that must agree on a face (scikit-image's default, 4, lets textures through).
+MIN_NEIGHBOURS = 8
+# In a colour photo, at least this share of a face's middle must be skin-coloured (YCrCb box of Chai & Ngan,
+# which covers light to dark skin); below GREY_CHROMA mean chroma the photo is treated as black and white.
+SKIN_SHARE = 0.4
+SKIN_CR, SKIN_CB, SKIN_MIN_LUMA = (133, 173), (77, 127), 40
+GREY_CHROMA = 4.0
+# A box less than half a face's size whose centre lies within this many of that face's widths of it is part of it.
+PART_OF_FACE_REACH = 1.0
 # Inside this share of the ellipse radius the restored face is used fully; it fades out towards the rim.
 FEATHER_START = 0.7
 # Non-local-means strength h as a share of the estimated noise sigma, within bounds.
@@ -97,7 +111,7 @@ def _detect_faces(cascade, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         return []
     found = cascade.detect_multi_scale(
         img=grey, scale_factor=1.2, step_ratio=1, min_size=(DETECT_MIN_FACE, DETECT_MIN_FACE),
-        max_size=(side, side),
+        max_size=(side, side), min_neighbor_number=MIN_NEIGHBOURS,
     )
     boxes = [
         (
@@ -108,7 +122,50 @@ def _detect_faces(cascade, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
         )
         for face in found
     ]
-    return _drop_duplicate_boxes(boxes)
+    boxes = [box for box in boxes if _looks_like_skin(rgb, box)]
+    return _drop_parts_of_faces(_drop_duplicate_boxes(boxes))
+
+
+def _looks_like_skin(rgb: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """True when the middle of the box is mostly skin-coloured, or the photo has no colour to judge by."""
+    if _is_black_and_white(rgb):
+        return True
+    x0, y0, x1, y1 = box
+    inset_x, inset_y = (x1 - x0) // 5, (y1 - y0) // 5
+    middle = rgb[y0 + inset_y:y1 - inset_y, x0 + inset_x:x1 - inset_x]
+    if middle.size == 0:
+        return False
+    ycrcb = cv2.cvtColor(np.ascontiguousarray(middle), cv2.COLOR_RGB2YCrCb).reshape(-1, 3).astype(np.int16)
+    luma, cr, cb = ycrcb[:, 0], ycrcb[:, 1], ycrcb[:, 2]
+    skin = ((cr >= SKIN_CR[0]) & (cr <= SKIN_CR[1]) & (cb >= SKIN_CB[0]) & (cb <= SKIN_CB[1])
+            & (luma >= SKIN_MIN_LUMA))
+    return float(skin.mean()) >= SKIN_SHARE
+
+
+def _is_black_and_white(rgb: np.ndarray) -> bool:
+    """No colour worth the name (a grey or nearly grey photo): skin colour says nothing there."""
+    step = max(1, round((rgb.shape[0] * rgb.shape[1] / 65536) ** 0.5))  # ~64k pixels are plenty
+    sample = np.ascontiguousarray(rgb[::step, ::step])
+    chroma = cv2.cvtColor(sample, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32) - 128.0
+    return float(np.abs(chroma).mean()) < GREY_CHROMA
+
+
+def _drop_parts_of_faces(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Drop a box less than half the size of another whose centre lies close to it: the cascade's second find
+    of a forehead or chin next to the whole face, not a second face (faces side by side are of a size)."""
+    kept = []
+    for box in boxes:
+        width = box[2] - box[0]
+        centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        part_of = any(
+            width < 0.5 * (other[2] - other[0])
+            and abs(centre[0] - (other[0] + other[2]) / 2) <= PART_OF_FACE_REACH * (other[2] - other[0])
+            and abs(centre[1] - (other[1] + other[3]) / 2) <= PART_OF_FACE_REACH * (other[3] - other[1])
+            for other in boxes
+        )
+        if not part_of:
+            kept.append(box)
+    return kept
 
 
 def _drop_duplicate_boxes(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
