@@ -162,12 +162,25 @@ def _warn_about_gpu_providers() -> None:
         log.warning(problem)
 
 
+def warm_installed_models(app: Flask) -> None:
+    """Load (and run once) what this worker's installed models need, so its first job runs at warm speed; the
+    heartbeat already runs, so jobs submitted meanwhile queue instead of being refused."""
+    from workers.warmup import describe, warm_up
+
+    started = time.monotonic()
+    warmed = warm_up(app.config["MODELS_DIR"])
+    log.info(describe(warmed, time.monotonic() - started))
+
+
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
     """Work the queue until stopped (or, with burst, until it is empty)."""
     from rq import Queue
 
     from workers.inference import describe_runtime
 
+    from workers.warmup import use_instance_numba_cache
+
+    use_instance_numba_cache(app.instance_path)  # before anything imports rembg (and with it numba)
     redis = connect_redis(app.config["REDIS_URL"], socket_timeout=None)
     name = worker_name()
     heartbeat = Heartbeat(app, redis, name)
@@ -182,6 +195,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
         finally:
             db.session.remove()
     heartbeat.start()
+    warm_installed_models(app)
     try:
         with app.app_context():
             queue = Queue(app.config["QUEUE_NAME"], connection=redis)
