@@ -70,3 +70,13 @@ def install(path: Path, model: str, models_dir: Path) -> Path:
     if not target.exists():
         target.symlink_to(path)
     return target
+
+
+def rembg_alpha(path: Path, image):
+    """The alpha the rembg library itself gives with the weights file at ``path`` (HxW uint8)."""
+    import numpy as np
+    from rembg import new_session, remove
+
+    os.environ["U2NET_HOME"] = str(Path(path).parent)  # rembg 0.26 opens model paths only inside its home
+    session = new_session("u2net_custom", model_path=str(path), providers=["CPUExecutionProvider"])
+    return np.asarray(remove(image, session=session).getchannel("A"))
