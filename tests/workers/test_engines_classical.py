@@ -407,6 +407,14 @@ def test_background_removal_keeps_transparent_pixels_transparent():
     assert out[24, 24, 3] >= 230
 
 
+def test_background_removal_keeps_the_astronauts_dark_helmet_and_neck():
+    """#18: GrabCut cut a hole at her neck and dropped the black helmet she holds (both kept by U^2-Net)."""
+    alpha = pixels(run(classical_remove_background, photo("astronaut")))[..., 3]
+    assert alpha[440:500, 250:330].mean() > 200  # the black helmet
+    assert alpha[185:215, 200:250].mean() > 200  # her neck and the dark collar
+    assert alpha[:80, :60].mean() < 50  # the flag behind her
+
+
 def test_background_removal_is_repeatable():
     image = disk_on_texture(64, seed=5)
     first = pixels(run(classical_remove_background, image))
