@@ -1,7 +1,8 @@
 """The worker process: an RQ worker that does not fork per job, so models stay loaded between jobs.
 
 RQ's SimpleWorker sends no heartbeat while a job runs, so a thread of ours does: it marks this worker
-alive in Redis, stamps the running job's row, and reaps jobs whose own worker went silent.
+alive in Redis, stamps the running job's row, and reaps jobs whose own worker went silent. Before it takes its first
+job the worker warms its installed models (workers/warmup.py), so that job runs at warm speed.
 """
 from __future__ import annotations
 
