@@ -12,7 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     load_config(app, test_config)
 
-    from pixelforge import api, auth, database, web
+    from pixelforge import api, auth, database, metrics, web
     from pixelforge.extensions import csrf, limiter
     from pixelforge.queue import limits_storage_uri
 
@@ -24,6 +24,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     web.init_app(app)
     api.init_app(app)
+    metrics.init_app(app)
     _register_dashboard(app)
     return app
 

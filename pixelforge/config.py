@@ -14,6 +14,8 @@ ENV_PREFIX = "PIXELFORGE_"
 class Defaults:
     """Every setting PixelForge reads, with its default. README's settings table mirrors this class."""
 
+    # Every host on one database needs the same two secrets (checked at start, see shared_secrets); SECRET_KEY and
+    # KEY_HASH_SECRET are also read from the environment without the prefix.
     SECRET_KEY: str | None = None  # generated into the instance folder on first run
     KEY_HASH_SECRET: str | None = None  # HMAC secret for API keys; generated likewise
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite in the instance folder
@@ -30,6 +32,7 @@ class Defaults:
 
     MAX_UPLOAD_BYTES = 25 * 1024 * 1024  # whole request body; larger → 413 before it is read
     MAX_INPUT_PIXELS = 40_000_000  # read from the header, before decoding
+    WEB_DECODE_PIXELS = 40_000_000  # pixels the web process decodes at once (upload checks, thumbnails); more wait
     MAX_OUTPUT_PIXELS = 64_000_000  # e.g. a 4x upscale of 2000×1500 (48 MP) fits
     MAX_PROMPT_CHARS = 1000
 
@@ -63,6 +66,7 @@ class Defaults:
     CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
     CPU_MODEL_TIME_MARGIN = 3.0
     WORKER_HEARTBEAT_SECONDS = 5.0
+    UPKEEP_EVERY_SECONDS = 5.0  # reaping, requeueing and expiry run once per this, for the whole cluster (Redis lock)
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded
     QUEUED_EXPIRE_SECONDS = 3600.0  # a job still queued after this is failed+refunded
     REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive
@@ -80,12 +84,17 @@ class Defaults:
     PLAYGROUND_ENABLED = True  # mount the Gradio playground at /playground
     PLAYGROUND_TEMP_DIR: str | None = None  # Gradio's upload/result cache; default <instance>/gradio
     PLAYGROUND_CONCURRENCY = 8  # playground runs that may wait on jobs at once
+    PLAYGROUND_UPLOAD_QUOTA_BYTES = 100 * 1024 * 1024  # what one user's playground uploads may hold at once
+    PLAYGROUND_UPLOAD_QUOTA_FILES = 24  # …and how many files (the mask editor uploads ~2 per stroke)
+    PLAYGROUND_UPLOAD_TTL_SECONDS = 600.0  # an upload no run used is deleted after this (a run's, when it ends)
 
     PNG_COMPRESS_LEVEL = 1  # lossless either way; level 1 is several times faster than Pillow's default 6
     SESSION_COOKIE_SECURE = False  # set True behind HTTPS; browsers drop Secure cookies on http://127.0.0.1
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     PREFERRED_URL_SCHEME = "http"
+    METRICS_ENABLED = True  # GET /metrics (Prometheus): queue depth, jobs by outcome, durations, live workers
+    METRICS_TOKEN: str | None = None  # when set, /metrics needs `Authorization: Bearer <token>`; else loopback only
     TRUST_PROXY_HEADERS = False  # honour X-Forwarded-* from one reverse proxy
 
 
@@ -113,7 +122,8 @@ def _apply_environment(config: dict) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
         config["REDIS_URL"] = os.environ["REDIS_URL"]
-    for name in ("STORAGE_URL", "S3_ENDPOINT_URL"):  # the names other tools use, unprefixed
+    # the names other tools use, unprefixed; the secrets so that hosts sharing a database can share them
+    for name in ("STORAGE_URL", "S3_ENDPOINT_URL", "SECRET_KEY", "KEY_HASH_SECRET"):
         if os.environ.get(name):
             config[name] = os.environ[name]
     if os.environ.get("PIXELFORGE_MODELS"):

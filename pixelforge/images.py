@@ -1,7 +1,9 @@
 """Uploads in, results out: sniff and check images from their bytes, decode them, read masks, encode results.
 
 Nothing here trusts a file name or a Content-Type: the format comes from the leading bytes, and the pixel
-count from the header before any decoding, so a decompression bomb costs a few bytes of reading.
+count from the header before any decoding, so a decompression bomb costs a few bytes of reading. The checks
+that decode (check_decodable, check_mask) run in the web process, after the credit check, inside its decode
+budget (pixelforge.decode_budget).
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from pixelforge import pngcheck
+from pixelforge.decode_budget import bounded_decode
 from pixelforge.operations import ValidationFailed
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
@@ -89,31 +93,87 @@ def read_header(data: bytes, param: str, max_pixels: int) -> ImageHeader:
                                f"{max_pixels:,}", param, "image_too_large")
     if getattr(image, "n_frames", 1) > 1:
         raise ValidationFailed(f"{param} is animated; send a single still image", param, "animated_image")
+    return ImageHeader(fmt, width, height, exif_orientation(image, data) in (5, 6, 7, 8))
+
+
+def exif_orientation(image: Image.Image, data: bytes) -> int:
+    """The EXIF orientation, read without decoding pixels (PNG's getexif() would decode the whole image)."""
     try:
-        transposed = image.getexif().get(EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+        if image.format != "PNG":
+            return image.getexif().get(EXIF_ORIENTATION, 1)
+        raw = image.info.get("exif") or pngcheck.find_exif(data)
+        exif = Image.Exif()
+        if raw:
+            exif.load(raw)
+        return exif.get(EXIF_ORIENTATION, 1)
     except Exception:  # a malformed EXIF block: decoding ignores it too
-        transposed = False
-    return ImageHeader(fmt, width, height, transposed)
+        return 1
 
 
 def check_decodable(data: bytes, header: ImageHeader, param: str = "image") -> None:
-    """Prove the whole file decodes (not truncated or corrupt) at a fraction of a full decode's cost.
+    """Prove the whole file decodes (not truncated or corrupt) while holding as few pixels as the format allows.
 
-    PNG: every chunk's CRC and the final IEND are checked without inflating pixels. JPEG: the entropy-coded
-    data is decoded at 1/8 scale (DCT scaling), which still reads every byte. WebP: a full decode.
+    PNG: every chunk's CRC, and the pixel data inflated piece by piece (pngcheck): no pixels held at all. JPEG:
+    decoded at 1/8 scale (DCT scaling), which still reads every byte. WebP: OpenCV's 1/8 decode (libwebp scales
+    while it decodes; a lossless WebP still needs 4 bytes per pixel, not Pillow's ~15). JPEG and WebP hold the
+    image's pixels of the decode budget meanwhile.
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data), formats=[header.format])
-            if header.format == "PNG":
-                image.verify()
+        if header.format == "PNG":
+            pngcheck.check_pixel_data(data)
+            return
+        with bounded_decode(header.pixels):
+            if header.format == "WEBP":
+                _decode_reduced_webp(data)
                 return
-            if header.format == "JPEG":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image = Image.open(io.BytesIO(data), formats=[header.format])
                 image.draft("RGB", (max(1, header.width // 8), max(1, header.height // 8)))
-            image.load()
+                image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ValidationFailed(f"{param} is truncated or corrupt: {exc}", param, "corrupt_image") from None
+
+
+def _decode_reduced_webp(data: bytes) -> np.ndarray:
+    """The WebP at 1/8 scale (BGR), through OpenCV; ValueError when it does not decode."""
+    import cv2
+
+    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_8)
+    if pixels is None:
+        raise ValueError("the WebP data does not decode")
+    return pixels
+
+
+def check_mask(data: bytes, header: ImageHeader, param: str = "mask") -> None:
+    """Prove the mask decodes and marks some pixels, but not all, for change (a header-checked size is assumed).
+
+    The mask is decoded in its own mode (1 byte per pixel for a grey PNG) inside the decode budget, and only its
+    extremes are read: orientation does not change them.
+    """
+    with bounded_decode(header.pixels):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image = Image.open(io.BytesIO(data), formats=[header.format])
+                image.load()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ValidationFailed(f"{param} is truncated or corrupt: {exc}", param, "corrupt_image") from None
+        low, high = _mask_channel(image).getextrema()
+    _check_coverage(low, high, param)
+
+
+def _empty_mask(param: str) -> ValidationFailed:
+    return ValidationFailed(f"{param} is empty: nothing is white (≥ {MASK_THRESHOLD}), so nothing would change",
+                            param, "empty_mask")
+
+
+def _check_coverage(low: int, high: int, param: str) -> None:
+    if high < MASK_THRESHOLD:
+        raise _empty_mask(param)
+    if low >= MASK_THRESHOLD:
+        raise ValidationFailed(f"{param} is white everywhere, so the whole image would be replaced; paint only the "
+                               "area to change white, on black", param, "full_mask")
 
 
 def decode_image(data: bytes, param: str = "image") -> Image.Image:
@@ -127,10 +187,10 @@ def decode_image(data: bytes, param: str = "image") -> Image.Image:
             image = ImageOps.exif_transpose(image)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ValidationFailed(f"{param} is truncated or corrupt: {exc}", param, "corrupt_image") from None
-    return _normalise_mode(image)
+    return normalise_mode(image)
 
 
-def _normalise_mode(image: Image.Image) -> Image.Image:
+def normalise_mode(image: Image.Image) -> Image.Image:
     if image.mode in ("RGB", "RGBA"):
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -140,24 +200,27 @@ def _normalise_mode(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if has_alpha else "RGB")
 
 
+def _mask_channel(image: Image.Image) -> Image.Image:
+    """The mask's meaning as one "L" channel: alpha when it varies, else luminance (any decoded mode)."""
+    if image.mode not in ("L", "RGB", "RGBA", "LA"):
+        image = normalise_mode(image)  # palette, 1-bit, 16-bit: as decode_image reads them
+    if image.mode in ("RGBA", "LA"):
+        alpha = image.getchannel("A")
+        low, high = alpha.getextrema()
+        if low != high:  # an alpha that is opaque everywhere carries no mask; read the pixels instead
+            return alpha
+    return image if image.mode == "L" else image.convert("L")
+
+
 def decode_mask(data: bytes, size: tuple[int, int], param: str = "mask") -> Image.Image:
     """A binary mask (mode "L", 0 or 255; 255 = change) from alpha when it varies, else from luminance."""
     image = decode_image(data, param)
     if image.size != size:
         raise ValidationFailed(f"{param} is {image.size[0]}×{image.size[1]} but the image is {size[0]}×{size[1]}; "
                                "they must match", param, "mask_size_mismatch")
-    channel = None
-    if image.mode == "RGBA":
-        alpha = image.getchannel("A")
-        low, high = alpha.getextrema()
-        if low != high:  # an alpha that is opaque everywhere carries no mask; read the pixels instead
-            channel = alpha
-    if channel is None:
-        channel = image.convert("L")
-    binary = (np.asarray(channel) >= MASK_THRESHOLD).astype(np.uint8) * 255
+    binary = (np.asarray(_mask_channel(image)) >= MASK_THRESHOLD).astype(np.uint8) * 255
     if not binary.any():
-        raise ValidationFailed(f"{param} is empty: nothing is white (≥ {MASK_THRESHOLD}), so nothing would change",
-                               param, "empty_mask")
+        raise _empty_mask(param)
     return Image.fromarray(binary, "L")
 
 

@@ -1,4 +1,4 @@
-"""Jobs: validate a submission, charge for it, store its inputs, queue it; read, list and cancel jobs."""
+"""Jobs: validate a submission, charge for it, store its inputs, queue it (submit); read, list and cancel jobs."""
 from __future__ import annotations
 
 import base64
@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, and_
 
-from pixelforge import credits, images, queue
+from pixelforge import credits, images, queue, routing
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.operations import Operation, ValidationFailed
@@ -44,10 +44,6 @@ class ResultExpired(Exception):
     """The result was deleted after the retention period (HTTP 410)."""
 
 
-class ModelNotInstalled(queue.QueueUnavailable):
-    """The operation needs model weights this host does not have (HTTP 503, with the command to fix it)."""
-
-
 @dataclass(frozen=True)
 class Submission:
     """A validated request: everything submit_job needs, nothing HTTP-specific."""
@@ -57,23 +53,40 @@ class Submission:
     image: bytes
     mask: bytes | None
     header: images.ImageHeader
+    mask_header: images.ImageHeader | None = None
+
+
+def submit(user: User, operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None) -> Job:
+    """The one way a job comes in (API and playground), cheapest refusal first, so that a refused request costs no
+    decode: 422 for what the request and the image headers show → 402 → 422 for pixels that do not decode or a
+    mask that marks nothing or everything (decoded within the web's budget) → 503 → charge, store and queue."""
+    submission = validate_submission(operation, form, image, mask, user.plan)
+    check_affordable(user, submission)
+    check_pixels(submission)
+    return submit_job(user, submission)
 
 
 def validate_submission(operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None,
                         plan_name: str) -> Submission:
-    """Check parameters, the image and the mask; raise ValidationFailed (422) on the first problem."""
+    """Check parameters and what the image and mask headers show; raise ValidationFailed (422) on the first problem.
+
+    Nothing is decoded here: check_pixels does that, once the caller is known to afford the job.
+    """
     config = current_app.config
     if image is None:
         raise ValidationFailed("image is required: send it as a file field named 'image'", "image", "missing_file")
     params = operation.validate(form)
     header = images.read_header(image, "image", config["MAX_INPUT_PIXELS"])
-    images.check_decodable(image, header, "image")
     size = header.oriented_size
+    mask_header = None
     if operation.needs_mask:
         if mask is None:
             raise ValidationFailed("mask is required: a black image, white where to change", "mask", "missing_file")
-        images.read_header(mask, "mask", config["MAX_INPUT_PIXELS"])
-        images.decode_mask(mask, size, "mask")
+        mask_header = images.read_header(mask, "mask", config["MAX_INPUT_PIXELS"])
+        if mask_header.oriented_size != size:
+            width, height = mask_header.oriented_size
+            raise ValidationFailed(f"mask is {width}×{height} but the image is {size[0]}×{size[1]}; they must match",
+                                   "mask", "mask_size_mismatch")
     elif mask is not None:
         raise ValidationFailed(f"{operation.name} takes no mask", "mask", "unknown_parameter")
     scale = operation.output_scale(params)
@@ -82,22 +95,21 @@ def validate_submission(operation: Operation, form: dict[str, str], image: bytes
     if out_pixels > cap:
         raise ValidationFailed(f"the result would be {size[0] * scale}×{size[1] * scale} = "
                                f"{out_pixels:,} pixels; the limit is {cap:,}", "image", "output_too_large")
-    return Submission(operation, params, image, mask, header)
+    return Submission(operation, params, image, mask, header, mask_header)
 
 
-def _ensure_runnable(operation: Operation, params: dict) -> None:
-    """503 before charging when the operation cannot run on this host at all."""
-    from workers.registry import installed_model_for
+def check_affordable(user: User, submission: Submission) -> None:
+    """InsufficientCredits (402) before any pixel is decoded: this check is free, a decode is not."""
+    cost = submission.operation.cost(submission.params)
+    if user.credits < cost:
+        raise credits.InsufficientCredits(cost, user.credits)
 
-    models_dir = current_app.config["MODELS_DIR"]
-    if operation.name == "inpaint" and installed_model_for("inpaint", {}, models_dir) is None:
-        raise ModelNotInstalled("inpainting needs a Stable Diffusion inpainting model, which is not installed; "
-                                "install it with `pixelforge models pull sd-inpainting`")
-    wanted = params.get("model")
-    if operation.name == "remove-background" and wanted and installed_model_for(operation.name, params,
-                                                                                models_dir) is None:
-        raise ModelNotInstalled(f"the {wanted} background model is not installed; install it with "
-                                f"`pixelforge models pull rembg-{wanted}`, or leave out the model parameter")
+
+def check_pixels(submission: Submission) -> None:
+    """ValidationFailed (422) unless the image and mask decode and the mask marks some pixels but not all."""
+    images.check_decodable(submission.image, submission.header, "image")
+    if submission.mask is not None:
+        images.check_mask(submission.mask, submission.mask_header, "mask")
 
 
 def submit_job(user: User, submission: Submission) -> Job:
@@ -107,8 +119,8 @@ def submit_job(user: User, submission: Submission) -> Job:
     cost = operation.cost(params)
     if user.credits < cost:
         raise credits.InsufficientCredits(cost, user.credits)
-    _ensure_runnable(operation, params)
     queue.ensure_queue_ready()
+    chosen = routing.route(operation, params)  # 503 when only a model could run it and no live worker has one
 
     job_id = str(uuid.uuid4())
     storage = get_storage()
@@ -136,7 +148,8 @@ def submit_job(user: User, submission: Submission) -> Job:
         raise
 
     try:
-        queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height)
+        queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height,
+                          chosen.queue)
     except queue.QueueUnavailable as exc:
         credits.finish_unsuccessfully(job_id, JobStatus.FAILED, "queue_unavailable", str(exc), utcnow())
         raise

@@ -1,7 +1,7 @@
 """The catalogue of operations: each one's parameters, defaults, validation and credit cost."""
 from __future__ import annotations
 
-import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,6 +18,12 @@ class ValidationFailed(Exception):
         self.code = code
 
 
+# ASCII digits only: int() and float() also take "٤", "４", "+4", "1_0" and "1e1", and each of those was charged.
+INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,18})")
+DECIMAL = re.compile(r"-?[0-9]{1,19}(\.[0-9]{1,19})?")
+ASCII_SPACE = " \t\r\n"
+
+
 @dataclass(frozen=True)
 class IntParam:
     name: str
@@ -28,10 +34,11 @@ class IntParam:
     optional: bool = False  # absent means None rather than the default
 
     def parse(self, raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValidationFailed(f"{self.name} must be an integer, got {raw[:40]!r}", self.name) from None
+        text = raw.strip(ASCII_SPACE)
+        if not INTEGER.fullmatch(text):
+            raise ValidationFailed(f"{self.name} must be a whole number in ASCII digits (e.g. 4), got {raw[:40]!r}",
+                                   self.name)
+        value = int(text)
         if self.choices and value not in self.choices:
             allowed = " or ".join(str(c) for c in self.choices)
             raise ValidationFailed(f"{self.name} must be {allowed}, got {value}", self.name)
@@ -50,12 +57,11 @@ class FloatParam:
     optional: bool = False
 
     def parse(self, raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValidationFailed(f"{self.name} must be a number, got {raw[:40]!r}", self.name) from None
-        if not math.isfinite(value):
-            raise ValidationFailed(f"{self.name} must be a finite number", self.name)
+        text = raw.strip(ASCII_SPACE)
+        if not DECIMAL.fullmatch(text):
+            raise ValidationFailed(f"{self.name} must be a decimal number in ASCII digits (e.g. 0.5), got "
+                                   f"{raw[:40]!r}", self.name)
+        value = float(text)
         too_low = value <= self.low if self.low_exclusive else value < self.low
         if too_low or value > self.high:
             opening = "(" if self.low_exclusive else "["
@@ -71,7 +77,7 @@ class ChoiceParam:
     optional: bool = False
 
     def parse(self, raw: str) -> str:
-        value = raw.strip().lower()
+        value = raw.strip(ASCII_SPACE).lower()
         if value not in self.choices:
             raise ValidationFailed(f"{self.name} must be one of {', '.join(self.choices)}, got {raw[:40]!r}",
                                    self.name)
@@ -85,7 +91,7 @@ class BoolParam:
     optional: bool = False
 
     def parse(self, raw: str) -> bool:
-        value = raw.strip().lower()
+        value = raw.strip(ASCII_SPACE).lower()
         if value in ("true", "1", "yes", "on"):
             return True
         if value in ("false", "0", "no", "off"):
@@ -134,7 +140,7 @@ class Operation:
         params: dict[str, Any] = {}
         for spec in self.params:
             raw = form.get(spec.name)
-            if raw is None or (raw.strip() == "" and not isinstance(spec, TextParam)):
+            if raw is None or (raw.strip(ASCII_SPACE) == "" and not isinstance(spec, TextParam)):
                 params[spec.name] = None if spec.optional else spec.default
             else:
                 params[spec.name] = spec.parse(raw)

@@ -1,6 +1,11 @@
-"""The job queue on Redis: connection, enqueueing job ids, and which workers are alive."""
+"""The job queue on Redis: connection, enqueueing job ids, which workers are alive and what each can run.
+
+Jobs a model serves go to that model's queue (`<QUEUE_NAME>:model:<name>`), which only workers with the model
+installed listen on; everything else goes to `<QUEUE_NAME>`, which every worker listens on (after its model queues).
+"""
 from __future__ import annotations
 
+import json
 import time
 
 from flask import current_app
@@ -8,6 +13,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 WORKERS_KEY = "pixelforge:workers"  # sorted set: worker name → unix time of its last heartbeat
+WORKER_INFO_KEY = "pixelforge:worker-info"  # hash: worker name → JSON of what it can run (workers.capabilities)
 WORKER_ALIVE_SECONDS = 15.0
 
 
@@ -44,10 +50,45 @@ def get_redis() -> Redis:
     return client
 
 
-def get_queue():
+def get_queue(name: str | None = None):
     from rq import Queue
 
-    return Queue(current_app.config["QUEUE_NAME"], connection=get_redis())
+    return Queue(name or current_app.config["QUEUE_NAME"], connection=get_redis())
+
+
+def model_queue_name(base: str, model: str) -> str:
+    return f"{base}:model:{model}"
+
+
+def job_queue_names(redis: Redis | None = None) -> list[str]:
+    """Every queue of ours that RQ knows (the general one first)."""
+    from rq import Queue
+
+    base = current_app.config["QUEUE_NAME"]
+    names = {queue.name for queue in Queue.all(connection=redis or get_redis())
+             if queue.name == base or queue.name.startswith(base + ":model:")}
+    return [base, *sorted(names - {base})]
+
+
+def publish_worker_info(redis: Redis, name: str, info: dict) -> None:
+    redis.hset(WORKER_INFO_KEY, name, json.dumps(info))
+
+
+def live_worker_info(redis: Redis | None = None) -> list[dict]:
+    """What each live worker published (name, host, device, models, queues, …); old entries are dropped."""
+    redis = redis or get_redis()
+    alive = set(live_workers(redis))
+    stored = redis.hgetall(WORKER_INFO_KEY)
+    infos, stale = [], []
+    for raw_name, raw in stored.items():
+        worker = raw_name.decode()
+        if worker in alive:
+            infos.append({"name": worker, **json.loads(raw)})
+        elif not redis.zscore(WORKERS_KEY, worker):
+            stale.append(worker)
+    if stale:
+        redis.hdel(WORKER_INFO_KEY, *stale)
+    return sorted(infos, key=lambda info: info["name"])
 
 
 def live_workers(redis: Redis | None = None) -> list[str]:
@@ -78,14 +119,14 @@ def job_timeout(operation: str, device: str = "cpu") -> int:
     return limit
 
 
-def enqueue_job(job_id: str, operation: str, params: dict, pixels: int) -> None:
-    """Put a job id on the queue; the worker loads everything else from SQL and storage. The meta carries what a
-    worker needs to size the job's time limit before it starts (its operation, parameters and input pixels), so
-    that takes no database read."""
+def enqueue_job(job_id: str, operation: str, params: dict, pixels: int, queue_name: str | None = None) -> None:
+    """Put a job id on its queue (routing.queue_for chose it); the worker loads everything else from SQL and
+    storage. The meta carries what a worker needs to size the job's time limit before it starts (its operation,
+    parameters and input pixels), so that takes no database read."""
     from workers.tasks import run_job
 
     try:
-        get_queue().enqueue(run_job, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
+        get_queue(queue_name).enqueue(run_job, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
                             failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]),
                             meta={"operation": operation, "params": params, "pixels": pixels})
     except RedisError as exc:
@@ -98,9 +139,9 @@ def record_worker_heartbeat(redis: Redis, name: str) -> None:
 
 
 def queued_job_ids() -> set[str]:
-    """Ids waiting on the queue right now."""
+    """Ids waiting on any of our queues right now."""
     try:
-        return set(get_queue().get_job_ids())
+        return {job_id for name in job_queue_names() for job_id in get_queue(name).get_job_ids()}
     except RedisError as exc:
         raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc
 
@@ -108,7 +149,8 @@ def queued_job_ids() -> set[str]:
 def remove_from_queue(job_id: str) -> None:
     """Best effort: a cancelled job left on the queue is skipped by the worker anyway."""
     try:
-        get_queue().remove(job_id)
+        for name in job_queue_names():
+            get_queue(name).remove(job_id)
     except (RedisError, QueueUnavailable):
         pass
 

@@ -14,18 +14,17 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
 
 from pixelforge.child_processes import ChildRegistry, die_with_parent
 from pixelforge.redis_server import EmbeddedRedis
+from pixelforge.worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
 
-UPKEEP_EVERY_SECONDS = 5.0
-RESTART_BACKOFF_SECONDS = 1.0
 
 
 @dataclass
@@ -33,7 +32,6 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     job_workers: int = 1
-    extra_env: dict = field(default_factory=dict)
 
 
 class Supervisor:
@@ -41,7 +39,7 @@ class Supervisor:
         self.app, self.options = app, options
         self.redis: EmbeddedRedis | None = None
         self.web: subprocess.Popen | None = None
-        self.workers: list[subprocess.Popen | None] = [None] * options.job_workers
+        self.workers: WorkerPool | None = None
         self.stopping = False
         self.env = os.environ.copy()
         self.children: ChildRegistry | None = None  # set once this supervisor owns the instance's record
@@ -52,24 +50,17 @@ class Supervisor:
         registry.end_stale()
         self.children = registry  # from here on the record is this supervisor's (stop() removes it)
         self.env["PIXELFORGE_INSTANCE"] = str(instance)
-        self.env.update(self.options.extra_env)
         if not self.app.config["REDIS_URL"]:
             self.redis = EmbeddedRedis(instance / "redis").start()
             self.env["REDIS_URL"] = self.redis.url
             log.info("embedded Redis on %s", self.redis.socket)
         if not self.env.get("PIXELFORGE_WORKER_TORCH_THREADS"):  # share the cores the web server leaves
             spare = max(1, (os.cpu_count() or 2) - 1)
-            self.env["PIXELFORGE_WORKER_TORCH_THREADS"] = str(max(1, spare // len(self.workers)))
-        for index in range(len(self.workers)):
-            self.workers[index] = self._spawn_worker()
+            self.env["PIXELFORGE_WORKER_TORCH_THREADS"] = str(max(1, spare // self.options.job_workers))
+        self.workers = WorkerPool(self.options.job_workers, self.env)
+        self.workers.start()
         self.web = self._spawn_web()
         self._record_children()
-
-    def _spawn_worker(self) -> subprocess.Popen:
-        # SIGKILL: a worker whose Redis and supervisor are gone cannot finish its job anyway; the next start
-        # reaps the job and refunds it.
-        return subprocess.Popen([sys.executable, "-m", "pixelforge.cli", "worker"], env=self.env,
-                                preexec_fn=die_with_parent(signal.SIGKILL))
 
     def _spawn_web(self) -> subprocess.Popen:
         bind = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
@@ -80,7 +71,7 @@ class Supervisor:
 
     def _record_children(self) -> None:
         """Note every process below this one (gunicorn's worker included) for a later start to check."""
-        pids = [p.pid for p in [self.web, *self.workers] if p is not None]
+        pids = [self.web.pid, *self.workers.pids()]
         if self.redis is not None and self.redis.process is not None:
             pids.append(self.redis.process.pid)
         self.children.record(pids)
@@ -114,12 +105,9 @@ class Supervisor:
                 log.error("embedded Redis exited; restarting it")
                 self.redis.start()
                 last_upkeep = 0.0  # requeue at once what the restart lost (and record the new child)
-            for index, worker in enumerate(self.workers):
-                if worker is not None and worker.poll() is not None:
-                    log.warning("job worker %d exited with %s; restarting it", index, worker.returncode)
-                    time.sleep(RESTART_BACKOFF_SECONDS)
-                    self.workers[index] = self._spawn_worker()
-            if time.monotonic() - last_upkeep > UPKEEP_EVERY_SECONDS:
+            if self.workers.restart_dead():
+                self._record_children()
+            if time.monotonic() - last_upkeep > self.app.config["UPKEEP_EVERY_SECONDS"]:
                 last_upkeep = time.monotonic()
                 self._record_children()
                 self._upkeep()
@@ -128,27 +116,28 @@ class Supervisor:
 
     def _upkeep(self) -> None:
         from pixelforge.extensions import db
-        from pixelforge.upkeep import run_upkeep
+        from pixelforge.queue import get_redis
+        from pixelforge.upkeep import run_upkeep_once_per_cluster
 
         with self.app.app_context():
             self.app.config["REDIS_URL"] = self.env.get("REDIS_URL") or self.app.config["REDIS_URL"]
             try:
-                run_upkeep()
+                run_upkeep_once_per_cluster(get_redis(), self.app.config["UPKEEP_EVERY_SECONDS"])
             finally:
                 db.session.remove()
 
     def stop(self) -> None:
         self.stopping = True
-        children = [p for p in [self.web, *self.workers] if p is not None and p.poll() is None]
-        for child in children:
-            child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
+        if self.web is not None and self.web.poll() is None:
+            self.web.send_signal(signal.SIGTERM)
+        if self.workers is not None:
+            self.workers.stop()
+        if self.web is not None:
             try:
-                child.wait(max(0.1, deadline - time.monotonic()))
+                self.web.wait(15)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                self.web.kill()
+                self.web.wait()
         if self.redis is not None:
             self.redis.stop()
         if self.children is not None:

@@ -1,7 +1,8 @@
 """Keeping the job table honest over time: reap abandoned jobs, requeue lost ones, delete expired files.
 
-Run by every worker's heartbeat thread and by `pixelforge serve`'s supervisor; all of it is idempotent, so
-several hosts running it at once is safe (each refund is guarded by a conditional status change).
+Run once per UPKEEP_EVERY_SECONDS for the whole cluster (run_upkeep_once_per_cluster: whichever worker, worker pool
+or `serve` gets the Redis lock); all of it is idempotent, so running twice is safe (each refund is guarded by a
+conditional status change).
 """
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from pixelforge import credits, queue
+from pixelforge import credits, queue, routing
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
+from pixelforge.operations import get_operation
 from pixelforge.plans import PLANS, get_plan, retention_seconds
 from pixelforge.storage import StorageError, get_storage
+from pixelforge.thumbnails import thumbnail_keys
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,12 @@ def requeue_missing_jobs() -> int:
     present = queue.queued_job_ids()
     missing = [row for row in queued if row.id not in present]
     for row in missing:
-        queue.enqueue_job(row.id, row.operation, row.params or {}, (row.input_width or 0) * (row.input_height or 0))
+        try:
+            chosen = routing.route(get_operation(row.operation), row.params or {})
+        except routing.ModelNotInstalled:  # its model's worker is gone: wait on that model's queue for it
+            chosen = routing.waiting_route(row.operation, row.params or {})
+        queue.enqueue_job(row.id, row.operation, row.params or {}, (row.input_width or 0) * (row.input_height or 0),
+                          chosen.queue)
     if missing:
         log.warning("re-enqueued %d job(s) that the queue had lost", len(missing))
     return len(missing)
@@ -80,7 +88,7 @@ def purge_expired_results(batch: int = 500) -> int:
         storage = get_storage()
         for job in rows:
             try:
-                for key in (job.input_key, job.mask_key, job.result_key):
+                for key in (job.input_key, job.mask_key, job.result_key, *thumbnail_keys(job.id)):
                     if key:
                         storage.delete(key)
             except StorageError as exc:
@@ -105,3 +113,19 @@ def run_upkeep(include_requeue: bool = True) -> None:
         except Exception as exc:  # Redis or the database briefly down: try again next round
             db.session.rollback()
             log.warning("upkeep task %s failed: %s", task.__name__, exc)
+
+
+UPKEEP_LOCK_KEY = "pixelforge:upkeep:lock"
+
+
+def run_upkeep_once_per_cluster(redis, every_seconds: float) -> bool:
+    """Run upkeep unless some process of the cluster (any host's serve, worker or worker pool) already did within
+    every_seconds; True when this call ran it. Redis down: run anyway, every step is guarded by its own status
+    change, so running twice costs only work."""
+    try:
+        if not redis.set(UPKEEP_LOCK_KEY, "1", nx=True, px=max(1, int(every_seconds * 1000))):
+            return False
+    except Exception as exc:
+        log.warning("upkeep lock unavailable (%s); running upkeep here", exc)
+    run_upkeep()
+    return True

@@ -62,8 +62,9 @@ def healthz():
 
 @health.get("/readyz")
 def readyz():
-    """Ready: the database and Redis answer, at least one worker is alive and storage takes writes."""
-    from pixelforge.queue import get_redis, live_workers
+    """Ready: the database and Redis answer, at least one worker is alive and storage takes writes; with what each
+    live worker can run (device, models, queues)."""
+    from pixelforge.queue import get_redis, live_worker_info, live_workers
     from pixelforge.storage import StorageError, get_storage
 
     checks = {}
@@ -78,16 +79,19 @@ def readyz():
         checks["redis"] = "ok"
         workers = live_workers(redis)
         checks["workers"] = len(workers)
+        described = [{"name": info["name"], "device": info.get("device"), "models": sorted(info.get("models") or {}),
+                      "queues": info.get("queues", [])} for info in live_worker_info(redis)]
     except Exception as exc:
         checks["redis"] = f"error: {exc}"
         checks["workers"] = 0
+        described = []
     try:  # a full disk refuses every submission (507) and fails every job: not ready
         get_storage().check_writable(current_app.config["STORAGE_MIN_FREE_BYTES"])
         checks["storage"] = "ok"
     except StorageError as exc:
         checks["storage"] = f"error: {exc}"
     ready = all(checks[name] == "ok" for name in ("database", "redis", "storage")) and checks["workers"] > 0
-    response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks})
+    response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks, "workers": described})
     response.status_code = 200 if ready else 503
     return response
 

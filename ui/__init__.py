@@ -10,19 +10,22 @@ PLAYGROUND_CSS = (".pf-header { align-items: center; } #pf-account { text-align:
 
 
 def mount_playground(root, flask_app) -> None:
-    """Mount the playground at /playground on root (a FastAPI app), behind the dashboard's sign-in."""
-    temp_dir = Path(flask_app.config["PLAYGROUND_TEMP_DIR"] or Path(flask_app.instance_path) / "gradio")
+    """Mount the playground at /playground on root (a FastAPI app), behind the dashboard's sign-in and the guard."""
+    temp_dir = Path(flask_app.config["PLAYGROUND_TEMP_DIR"] or Path(flask_app.instance_path) / "gradio").resolve()
     temp_dir.mkdir(parents=True, exist_ok=True)
     os.environ["GRADIO_TEMP_DIR"] = str(temp_dir)  # read by Gradio at import time
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
     import gradio as gr
 
-    from ui.playground import Playground
+    from ui.ownership import HandedOut, SessionOwners
+    from ui.playground import RESULT_FILES_KEEP_SECONDS, Playground
     from ui.session import FlaskSessionReader, SignInRedirect
+    from ui.uploads import UploadRules, UploadStore, start_sweeper
 
     reader = FlaskSessionReader(flask_app)
-    playground = Playground(flask_app, temp_dir / "results",
+    uploads = UploadStore(temp_dir / "uploads", UploadRules.from_config(flask_app.config))
+    playground = Playground(flask_app, temp_dir / "results", uploads,
                             concurrency=int(flask_app.config["PLAYGROUND_CONCURRENCY"]))
     blocks = playground.build()
     blocks.queue(default_concurrency_limit=4)
@@ -32,5 +35,43 @@ def mount_playground(root, flask_app) -> None:
     gr.mount_gradio_app(root, blocks, path=PATH, auth_dependency=reader.gradio_user, theme=theme,
                         css=PLAYGROUND_CSS, footer_links=[],
                         head='<link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml">',
-                        run_history=False, ssr_mode=False, show_error=True,
+                        run_history=False, ssr_mode=False, show_error=False,
+                        blocked_paths=[str(path) for path in server_paths(flask_app, temp_dir)],
                         max_file_size=flask_app.config["MAX_UPLOAD_BYTES"], mcp_server=False)
+    # Mounted apps never "launch", and Gradio skips its own upload-folder check until they have: turn it on
+    # (behind the guard, a second wall against a client-supplied path).
+    blocks.has_launched = True
+    handed_out, sessions = HandedOut(RESULT_FILES_KEEP_SECONDS), SessionOwners()
+    _guard_mount(root, reader, uploads, handed_out, sessions)
+    start_sweeper(uploads, handed_out, sessions)
+
+
+def _guard_mount(root, reader, uploads, handed_out, sessions) -> None:
+    """Put the guard between the mount and Gradio, so it sees every request Gradio's router would."""
+    from starlette.routing import Mount
+
+    from ui.guard import PlaygroundGuard
+
+    mount = next(route for route in root.routes if isinstance(route, Mount) and route.path == PATH)
+    mount.app = PlaygroundGuard(mount.app, reader, uploads, handed_out, sessions)
+
+
+def server_paths(flask_app, temp_dir: Path) -> list[Path]:
+    """Everything of the instance the playground must never serve: secrets, database, storage, models, Redis.
+
+    Gradio's blocked_paths take precedence over its own folders, so the playground's temp folder (by default
+    inside the instance) is left out and everything beside it is listed.
+    """
+    config, instance = flask_app.config, Path(flask_app.instance_path).resolve()
+    paths = [Path(config["STORAGE_DIR"]), Path(config["MODELS_DIR"]), instance / "secret_key",
+             instance / "key_hash_secret", instance / "config.py", instance / "redis"]
+    database = config["SQLALCHEMY_DATABASE_URI"]
+    if database.startswith("sqlite:///"):
+        file = Path(database[len("sqlite:///"):])
+        paths += [file, *(file.with_name(file.name + suffix) for suffix in ("-wal", "-shm", "-journal"))]
+    if temp_dir.is_relative_to(instance):
+        keep = {temp_dir, *temp_dir.parents}
+        paths += [entry for entry in instance.iterdir() if entry.resolve() not in keep]
+    else:
+        paths.append(instance)
+    return sorted({path.resolve() for path in paths})

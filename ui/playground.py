@@ -14,6 +14,8 @@ from PIL import Image
 from pixelforge.images import EXTENSIONS, decode_image
 from pixelforge.operations import OPERATIONS, BoolParam, ChoiceParam, FloatParam, IntParam, Operation, TextParam
 from ui import runner
+from ui.public_errors import server_roots, without_server_paths
+from ui.uploads import GONE_MESSAGE, UploadStore
 
 TAB_TITLES = {"upscale": "Upscale", "remove-background": "Remove background", "restore-face": "Restore face",
               "enhance": "Enhance", "erase-object": "Erase object", "inpaint": "Inpaint"}
@@ -29,7 +31,7 @@ HINTS = {"fidelity": "Higher keeps more of the original face; lower restores mor
          "alpha_matting": "Finer edges for hair and fur (slower)."}
 MASK_COLOUR = ("#ff2d55", 0.6)  # painted strokes show through; any painted pixel becomes white in the mask
 DEFAULT_BRUSH = 32
-RESULT_FILES_KEEP_SECONDS = 3600
+RESULT_FILES_KEEP_SECONDS = 1800  # results (and their previews) stay downloadable this long
 
 
 def param_component(spec):
@@ -96,14 +98,16 @@ def cost_note(operation: Operation) -> str:
 class Playground:
     """The Blocks and its event handlers, bound to one Flask app."""
 
-    def __init__(self, flask_app: Flask, results_dir: Path, concurrency: int = 8):
+    def __init__(self, flask_app: Flask, results_dir: Path, uploads: UploadStore, concurrency: int = 8):
         self.flask_app = flask_app
         self.results_dir = results_dir
+        self.uploads = uploads  # runs read only what the runner uploaded (the guard checks it first)
+        self.roots = server_roots(flask_app, results_dir.parent)
         self.concurrency = concurrency  # runs mostly wait on the worker, so several may poll at once
 
     def build(self) -> gr.Blocks:
         with gr.Blocks(title="PixelForge playground", analytics_enabled=False,
-                       delete_cache=(3600, RESULT_FILES_KEEP_SECONDS)) as blocks:
+                       delete_cache=(600, RESULT_FILES_KEEP_SECONDS)) as blocks:
             with gr.Row(elem_classes="pf-header"):
                 gr.Markdown("## PixelForge playground")
                 account = gr.HTML(elem_id="pf-account", scale=2)
@@ -188,7 +192,7 @@ class Playground:
     def run(self, operation: Operation, request: gr.Request, image, mask_file, values):
         """Submit like the API does, then show progress until the job is final."""
         user_id = int(request.username)
-        before, image_bytes, mask_bytes = self._inputs(operation, image, mask_file)
+        before, image_bytes, mask_bytes = self._inputs(operation, user_id, image, mask_file)
         try:
             job = runner.submit(self.flask_app, user_id, operation.name, form_fields(operation, values),
                                 image_bytes, mask_bytes)
@@ -198,9 +202,11 @@ class Playground:
                     yield self._progress(job), gr.skip(), gr.skip()
         except runner.RunFailed as exc:
             # The toast shows the message, not always the title: the status goes in the message too.
-            raise user_error(exc.title, f"{exc.title} ({exc.status}): {html.escape(exc.message)}") from None
+            message = html.escape(self.public(exc.message))
+            raise user_error(exc.title, f"{exc.title} ({exc.status}): {message}") from None
         if job.status != "done" or job.result is None:
-            raise user_error("Job failed", f"The job {job.status}: {html.escape(job.error or 'no result')}. "
+            reason = html.escape(self.public(job.error or "no result"))
+            raise user_error("Job failed", f"The job {job.status}: {reason}. "
                                            f"Its {job.credits} credit(s) were refunded.")
         before = before or decode_image(image_bytes)  # as the worker saw it (EXIF orientation applied)
         after = Image.open(io.BytesIO(job.result))
@@ -209,7 +215,18 @@ class Playground:
         yield (self._done(job), (before, after),
                gr.update(value=str(self._result_file(job)), visible=True))
 
-    def _inputs(self, operation: Operation, image, mask_file):
+    def public(self, message: str) -> str:
+        """A message fit for the browser: no server paths."""
+        return without_server_paths(message, self.roots)
+
+    def _uploaded(self, user_id: int, path) -> bytes:
+        """The bytes of a file this user uploaded; nothing else is ever read for a run."""
+        owned = self.uploads.owned(user_id, path) if isinstance(path, str) else None
+        if owned is None:
+            raise user_error("Upload again", GONE_MESSAGE)
+        return owned.read_bytes()
+
+    def _inputs(self, operation: Operation, user_id: int, image, mask_file):
         """(before picture, image bytes, mask bytes) from the widgets; the API's validation judges them."""
         if operation.needs_mask:
             if not image or image.get("background") is None:
@@ -217,7 +234,7 @@ class Playground:
             background = image["background"]
             image_bytes = runner.png_bytes(background)
             if mask_file:
-                mask_bytes = Path(mask_file).read_bytes()
+                mask_bytes = self._uploaded(user_id, mask_file)
             else:
                 mask_bytes = runner.mask_from_layers(image.get("layers") or [], background.size)
                 if mask_bytes is None:
@@ -225,7 +242,7 @@ class Playground:
             return background, image_bytes, mask_bytes
         if not image:
             raise user_error("No image", "Upload an image first.")
-        return None, Path(image).read_bytes(), None  # decoded for the comparison only once validated
+        return None, self._uploaded(user_id, image), None  # decoded for the comparison only once validated
 
     @staticmethod
     def _progress(job: runner.JobView) -> str:

@@ -1,4 +1,4 @@
-"""Playground runs go through the API's own path: validate, rate-limit, charge and queue, then poll the job row.
+"""Playground runs go through the API's own path (jobs.submit, after the rate limit), then poll the job row.
 
 Everything here runs in a worker thread of the Gradio server, each step in its own Flask app context
 (a fresh database session per poll, so each read sees the worker's latest commit).
@@ -105,18 +105,17 @@ def _load_user(user_id: int):
 
 def submit(flask_app: Flask, user_id: int, operation_name: str, form: dict[str, str], image: bytes | None,
            mask: bytes | None) -> JobView:
-    """Validate, count against the plan's rate limit, charge and queue, exactly as POST /api/v1/<operation>."""
-    from pixelforge import ratelimit
-    from pixelforge.jobs import submit_job, validate_submission
+    """The API's path in the API's order: signed in (401), within the plan's rate limit (429), then jobs.submit
+    (422 from what the headers show → 402 → 422 from the pixels → 503), charged and queued."""
+    from pixelforge import jobs, ratelimit
     from pixelforge.operations import get_operation
     from pixelforge.plans import get_plan
 
     with flask_app.app_context():
         try:
             user = _load_user(user_id)
-            submission = validate_submission(get_operation(operation_name), form, image, mask, user.plan)
             ratelimit.check_submission(user.id, get_plan(user.plan))
-            job = submit_job(user, submission)
+            job = jobs.submit(user, get_operation(operation_name), form, image, mask)
         except Exception as exc:
             failure = _failure(exc)
             if failure is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 UPSCALE = "upscale"
 REMOVE_BACKGROUND = "remove-background"
@@ -373,45 +373,56 @@ def check_files(folder: Path, specs: tuple[ModelFile, ...]) -> dict[str, list[st
     return {path: problems for path, problems in found.items() if problems}
 
 
-def _first_installed(names: list[str], models_dir: Path) -> str | None:
-    return next((n for n in names if is_installed(n, models_dir)), None)
+def _first_installed(names: list[str], has: Callable[[str], bool]) -> str | None:
+    return next((n for n in names if has(n)), None)
 
 
-def _upscaler_for(scale: int, models_dir: Path, device: str) -> str | None:
+def _upscaler_for(scale: int, has: Callable[[str], bool], device: str) -> str | None:
     if scale == 2:
-        return _first_installed(["realesrgan-x2plus"], models_dir)
+        return _first_installed(["realesrgan-x2plus"], has)
     if scale == 4:
         # RRDBNet is ~15x the compute of the compact net: worth it on a GPU, too slow on a CPU.
         order = ["realesrgan-x4plus", "realesr-general-x4v3"]
-        return _first_installed(order if device == "cuda" else order[::-1], models_dir)
+        return _first_installed(order if device == "cuda" else order[::-1], has)
     return None
+
+
+def installed_models(models_dir: Path) -> list[str]:
+    """The registry names installed in models_dir (every file present; no hashing)."""
+    return [entry.name for entry in REGISTRY if is_installed(entry.name, Path(models_dir))]
 
 
 def installed_model_for(operation: str, params: dict[str, Any], models_dir: Path,
                         device: str = "cpu") -> str | None:
     """The registry name of the model that would serve this operation now, or None (classical engine)."""
     models_dir = Path(models_dir)
+    return model_for(operation, params, lambda name: is_installed(name, models_dir), device)
+
+
+def model_for(operation: str, params: dict[str, Any], has: Callable[[str], bool], device: str = "cpu") -> str | None:
+    """The model a worker whose installed models pass ``has`` would run this job with on ``device``, or None
+    (classical engine). Pure: the web uses it on what live workers publish, a worker on its own folder."""
     if operation == UPSCALE:
-        return _upscaler_for(int(params.get("scale", 4)), models_dir, device)
+        return _upscaler_for(int(params.get("scale", 4)), has, device)
     if operation == ENHANCE:
         # Enhance = restore at the same size: run an SR net, then downsample back (see inference/upscale.py). On
         # a GPU the 2x RRDBNet (a quarter of the 4x one's compute); on a CPU the compact net, 4x faster still.
         order = ["realesrgan-x2plus", "realesrgan-x4plus", "realesr-general-x4v3"]
         if device != "cuda":
             order = ["realesr-general-x4v3", "realesrgan-x2plus", "realesrgan-x4plus"]
-        return _first_installed(order, models_dir)
+        return _first_installed(order, has)
     if operation == REMOVE_BACKGROUND:
         wanted = params.get("model")
         if wanted:
             name = wanted if str(wanted).startswith("rembg-") else f"rembg-{wanted}"
             if name in REGISTRY and REGISTRY.get(name).operation == REMOVE_BACKGROUND:
-                return name if is_installed(name, models_dir) else None
+                return name if has(name) else None
             return None
-        return _first_installed(["rembg-isnet-general-use", "rembg-u2net"], models_dir)
+        return _first_installed(["rembg-isnet-general-use", "rembg-u2net"], has)
     if operation == RESTORE_FACE:
-        return _first_installed(["gfpgan-1.4"], models_dir)
+        return _first_installed(["gfpgan-1.4"], has)
     if operation == ERASE_OBJECT:
-        return _first_installed(["lama"], models_dir)
+        return _first_installed(["lama"], has)
     if operation == INPAINT:
-        return _first_installed(["sd-inpainting"], models_dir)
+        return _first_installed(["sd-inpainting"], has)
     return None

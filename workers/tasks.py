@@ -12,7 +12,7 @@ import time
 from flask import current_app
 from sqlalchemy import update
 
-from pixelforge import credits, images
+from pixelforge import credits, images, thumbnails
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.operations import ValidationFailed
@@ -135,7 +135,18 @@ def run_job(job_id: str) -> str:
         db.session.remove()
 
 
+def _store_thumbnail(storage, job_id: str, output) -> None:
+    """The dashboard's picture of the result, made here where the result is already decoded (best effort: the
+    dashboard makes it itself when it is missing)."""
+    try:
+        picture = thumbnails.encode_deep(output.deep) if output.deep is not None else thumbnails.encode(output.image)
+        storage.put(thumbnails.thumbnail_key(job_id, "result"), picture)
+    except (StorageError, OSError, ValueError) as exc:
+        log.warning("could not store the thumbnail of job %s: %s", job_id, exc)
+
+
 def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
+    _store_thumbnail(get_storage(), job_id, output)
     result = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
         .values(status=JobStatus.DONE, result_key=result_key, result_type=content_type, progress=1.0,
@@ -149,13 +160,36 @@ def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
             get_storage().delete(result_key)
+            get_storage().delete(thumbnails.thumbnail_key(job_id, "result"))
         except StorageError:
             pass
         return "discarded"
+    _observe(job_id)
     return JobStatus.DONE
 
 
 def _fail(job_id: str, code: str, message: str) -> str:
     db.session.rollback()
     credits.finish_unsuccessfully(job_id, JobStatus.FAILED, code, message, utcnow())
+    _observe(job_id)
     return JobStatus.FAILED
+
+
+def _observe(job_id: str) -> None:
+    """The ended job's queue wait and run time into the cluster's histograms (/metrics); never fails the job."""
+    from pixelforge.metrics import observe_job
+    from pixelforge.queue import get_redis
+
+    try:
+        job = db.session.get(Job, job_id)
+        if job is None or job.started_at is None or job.finished_at is None:
+            return
+        from workers.device import device_name
+
+        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(),
+                    (job.finished_at - job.started_at).total_seconds(),
+                    (job.engine or "none", device_name(), job.status))
+    except Exception as exc:  # metrics are worth less than the job: log and go on
+        log.warning("could not record metrics for job %s: %s", job_id, exc)
+    finally:
+        db.session.remove()

@@ -13,12 +13,13 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 
 from flask import Flask
 from sqlalchemy import update
 
 from pixelforge.extensions import db
-from pixelforge.upkeep import requeue_missing_jobs, run_upkeep
+from pixelforge.upkeep import requeue_missing_jobs, run_upkeep_once_per_cluster
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.queue import connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat
 from workers import device
@@ -26,21 +27,40 @@ from workers.tasks import CurrentJob
 
 log = logging.getLogger(__name__)
 
-UPKEEP_EVERY_SECONDS = 10.0
-
+QUEUE_POLL_SECONDS = 1
 
 def worker_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
 
 
-class Heartbeat(threading.Thread):
-    """Keeps this worker visibly alive and its current job from being reaped."""
+@dataclass(frozen=True)
+class Listening:
+    """What this worker listens for now: the models installed here and their queues (choice: see --queues)."""
 
-    def __init__(self, app: Flask, redis, name: str):
+    device: str
+    models: tuple[str, ...]
+    queues: tuple[str, ...]
+    started_at: float
+    choice: str = "all"
+
+    @classmethod
+    def for_models(cls, base: str, models: tuple[str, ...], device: str, started_at: float,
+                   choice: str = "all") -> "Listening":
+        from workers.capabilities import listen_queues
+
+        models = models if choice != "general" else ()
+        return cls(device, models, tuple(listen_queues(base, list(models), choice)), started_at, choice)
+
+
+class Heartbeat(threading.Thread):
+    """Keeps this worker visibly alive (with what it can run) and its current job from being reaped."""
+
+    def __init__(self, app: Flask, redis, name: str, listening: Listening | None = None):
         super().__init__(name="pixelforge-heartbeat", daemon=True)
-        self.app, self.redis, self.worker = app, redis, name
+        self.app, self.redis, self.worker, self.listening = app, redis, name, listening
         self.stopping = threading.Event()
         self.redis_was_down = False
+        self.rq_worker = None  # set once the RQ worker exists: its queues follow the models folder
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
@@ -48,7 +68,7 @@ class Heartbeat(threading.Thread):
         while not self.stopping.is_set():
             with self.app.app_context():
                 reconnected = self.beat()
-                if reconnected or time.monotonic() - last_upkeep > UPKEEP_EVERY_SECONDS:
+                if reconnected or time.monotonic() - last_upkeep > self.app.config["UPKEEP_EVERY_SECONDS"]:
                     last_upkeep = time.monotonic()
                     self.upkeep()
             self.stopping.wait(interval)
@@ -58,6 +78,8 @@ class Heartbeat(threading.Thread):
         reconnected = False
         try:
             record_worker_heartbeat(self.redis, self.worker)
+            if self.listening is not None:
+                self.publish(with_digests=self.is_alive())  # hashing waits for the thread, not the start
             reconnected, self.redis_was_down = self.redis_was_down, False
         except Exception as exc:  # Redis down: keep stamping SQL so our job is not reaped
             self.redis_was_down = True
@@ -72,9 +94,39 @@ class Heartbeat(threading.Thread):
                 log.warning("could not stamp heartbeat of job %s: %s", job_id, exc)
         return reconnected
 
+    def publish(self, with_digests: bool) -> None:
+        """What this worker can run, for the web tier's admission and routing. A model added or removed since the
+        last beat changes the queues it listens on first (the RQ worker reads them at each short poll), then is
+        published: routing never names a queue this worker does not yet listen on."""
+        from pixelforge.queue import publish_worker_info
+        from workers.capabilities import describe
+
+        listening = self.listening
+        info = describe(self.app.config["MODELS_DIR"], listening.device, list(listening.queues),
+                        listening.started_at, with_digests)
+        installed = tuple(info["models"]) if listening.choice != "general" else ()
+        if installed != listening.models:
+            listening = self.listen_for(installed)
+            info["queues"] = list(listening.queues)
+        info["models"] = {name: digest for name, digest in info["models"].items() if name in listening.models}
+        publish_worker_info(self.redis, self.worker, info)
+
+    def listen_for(self, models: tuple[str, ...]) -> Listening:
+        from rq import Queue
+
+        current = self.listening
+        self.listening = Listening.for_models(self.app.config["QUEUE_NAME"], models, current.device,
+                                              current.started_at, current.choice)
+        log.info("models here are now %s; listening on %s", ", ".join(models) or "none",
+                 ", ".join(self.listening.queues))
+        if self.rq_worker is not None and self.listening.queues:
+            queues = [Queue(name, connection=self.redis) for name in self.listening.queues]
+            self.rq_worker.queues, self.rq_worker._ordered_queues = queues, list(queues)
+        return self.listening
+
     def upkeep(self) -> None:
         try:
-            run_upkeep()
+            run_upkeep_once_per_cluster(self.redis, self.app.config["UPKEEP_EVERY_SECONDS"])
         finally:
             db.session.remove()
 
@@ -143,6 +195,10 @@ def device_sized_worker_class():
     from rq import SimpleWorker
 
     class DeviceSizedWorker(SimpleWorker):
+        # Poll the queues every second rather than block for minutes: the heartbeat may change which queues this
+        # worker listens on (a model added or removed), and RQ reads them again at each poll.
+        dequeue_timeout = QUEUE_POLL_SECONDS
+
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
             if operation:
@@ -173,18 +229,23 @@ def warm_installed_models(app: Flask) -> None:
     log.info(describe(warmed, time.monotonic() - started))
 
 
-def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> None:
-    """Work the queue until stopped (or, with burst, until it is empty)."""
+def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, queues: str = "all") -> None:
+    """Work the queues until stopped (or, with burst, until they are empty): the queues of the models installed
+    here first, then (unless queues="models") the general one."""
     from rq import Queue
 
     from workers.inference import describe_runtime
-
+    from workers.registry import installed_models
     from workers.warmup import use_instance_numba_cache
 
     use_instance_numba_cache(app.instance_path)  # before anything imports rembg (and with it numba)
     redis = connect_redis(app.config["REDIS_URL"], socket_timeout=None)
     name = worker_name()
-    heartbeat = Heartbeat(app, redis, name)
+    listening = Listening.for_models(app.config["QUEUE_NAME"], tuple(installed_models(app.config["MODELS_DIR"])),
+                                     device.device_name(), time.time(), queues)
+    if not listening.queues:
+        raise RuntimeError("--queues models, but no model is installed here: nothing to listen for")
+    heartbeat = Heartbeat(app, redis, name, listening)
     limit_torch_threads(app)
     log.info("worker %s starting: %s", name, describe_runtime())
     _warn_about_gpu_providers()
@@ -199,8 +260,10 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None) -> 
     warm_installed_models(app)
     try:
         with app.app_context():
-            queue = Queue(app.config["QUEUE_NAME"], connection=redis)
-            worker = device_sized_worker_class()([queue], connection=redis, name=name)
+            log.info("worker %s listens on %s", name, ", ".join(listening.queues))
+            worker = device_sized_worker_class()([Queue(q, connection=redis) for q in listening.queues],
+                                                 connection=redis, name=name)
+            heartbeat.rq_worker = worker
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:
         # The worker's entry is left to age out (WORKER_ALIVE_SECONDS) rather than removed: a recycled worker

@@ -28,15 +28,16 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
     413: ("The request body is over the upload limit; it was not read.", ["upload_too_large"]),
     422: ("A parameter or file was refused; `param` names it. Nothing was charged or queued.",
           ["validation_error", "missing_file", "file_sent_as_text", "unknown_parameter", "unsupported_media_type",
-           "invalid_encoding", "empty_file", "unsupported_format", "corrupt_image", "image_too_large",
-           "animated_image", "output_too_large"]),
+           "invalid_encoding", "duplicate_field", "empty_file", "unsupported_format", "corrupt_image",
+           "image_too_large", "animated_image", "output_too_large", "empty_mask", "full_mask",
+           "mask_size_mismatch"]),
     429: ("The plan's rate limit over the last 60 seconds is used up; retry after `Retry-After` seconds.",
           ["rate_limited"]),
     502: ("Storage failed, or (on download) the job failed and was refunded: the code is the job's own error code.",
           ["storage_error", "inference_error", "no_face_found", "no_subject_found", "storage_full", "timeout",
            "worker_lost", "queue_timeout", "queue_unavailable", "internal_error", "job_failed"]),
-    503: ("The queue is unreachable, no worker is live, or the operation's model is not installed; nothing was "
-          "charged.", ["service_unavailable"]),
+    503: ("The queue is unreachable, no worker is live, the operation's model is not installed, or the web process "
+          "is busy checking other uploads; nothing was charged.", ["service_unavailable"]),
     507: ("Storage is full, so the upload could not be kept; nothing was charged.", ["insufficient_storage"]),
 }
 SUBMISSION_ERRORS = (401, 402, 403, 408, 409, 413, 422, 429, 502, 503, 507)

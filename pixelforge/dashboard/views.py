@@ -1,12 +1,10 @@
 """Dashboard pages: overview, API keys, credits, job history and one job, and the owner-only job images."""
 from __future__ import annotations
 
-import io
-
 from flask import Response, abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from pixelforge import credits, images
+from pixelforge import credits, images, thumbnails
 from pixelforge.dashboard import bp
 from pixelforge.dashboard.forms import CreateKeyForm, RevokeKeyForm
 from pixelforge.extensions import db
@@ -18,7 +16,6 @@ from pixelforge.plans import PLANS, get_plan, read_rpm
 from pixelforge.storage import ObjectMissing, StorageError, get_storage
 
 JOBS_PER_PAGE = 20
-THUMBNAIL_SIZE = 160
 IMAGE_KINDS = ("input", "mask", "result")
 
 
@@ -177,17 +174,19 @@ def job_image(job_id: str, kind: str):
 @bp.get("/dashboard/jobs/<job_id>/thumbnail")
 @login_required
 def job_thumbnail(job_id: str):
-    """A small PNG of the result when there is one, else of the input: history pages stay light."""
+    """A small PNG of the result when there is one, else of the input: made once and stored (thumbnails)."""
     job = _owned_job(job_id)
     kind = "result" if job.status == JobStatus.DONE and job.result_key else "input"
-    data = _read_object(_object_key(job, kind))
-    try:
-        picture = images.decode_image(data, kind)
-    except ValidationFailed:
+    source_key = _object_key(job, kind)
+    if not source_key or job.expired_at is not None:
         abort(404)
-    picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG", compress_level=1)
-    response = Response(buffer.getvalue(), mimetype="image/png")
-    response.headers["Cache-Control"] = "private, max-age=300"
+    try:
+        picture = thumbnails.stored_or_made(job.id, kind, source_key)
+    except (ObjectMissing, ValidationFailed):
+        abort(404)
+    except StorageError:
+        current_app.logger.exception("could not read the thumbnail of job %s", job.id)
+        abort(502)
+    response = Response(picture, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=3600"  # the page asks by kind: it never changes
     return response

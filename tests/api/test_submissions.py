@@ -11,9 +11,9 @@ from conftest import image_bytes, mask_bytes
 
 
 def queued_count(app) -> int:
-    from pixelforge.queue import get_queue
+    from pixelforge.queue import get_queue, job_queue_names
 
-    return get_queue().count
+    return sum(get_queue(name).count for name in job_queue_names())
 
 
 def balance(user) -> int:
@@ -83,12 +83,69 @@ BAD_REQUESTS = [
     ("inpaint", "png", "ok-mask", {"steps": 1, "strength": 0.5}, "strength", "validation_error"),
     ("inpaint", "png", "ok-mask", {"seed": -1}, "seed", "validation_error"),
     ("inpaint", "png", "ok-mask", {"prompt": "x" * 100_000}, "prompt", "validation_error"),
+    # #12 finding 7: pixel data that does not decode (CRCs recomputed, so only decoding finds it); a mask that
+    # would replace everything
+    ("enhance", "png-corrupt-idat", None, {}, "image", "corrupt_image"),
+    ("enhance", "png-truncated-idat", None, {}, "image", "corrupt_image"),
+    ("enhance", "png-bad-filter", None, {}, "image", "corrupt_image"),
+    ("erase-object", "png", "png-corrupt-idat", {}, "mask", "corrupt_image"),
+    ("erase-object", "png", "all-white", {}, "mask", "full_mask"),
+    ("inpaint", "png", "all-white", {}, "mask", "full_mask"),
+    # #12 finding 9: ASCII decimal numbers only
+    ("upscale", "png", None, {"scale": "\u0664"}, "scale", "validation_error"),  # Arabic-Indic 4
+    ("upscale", "png", None, {"scale": "+4"}, "scale", "validation_error"),
+    ("upscale", "png", None, {"scale": "0004"}, "scale", "validation_error"),
+    ("upscale", "png", None, {"scale": "\uff14"}, "scale", "validation_error"),  # fullwidth 4
+    ("upscale", "png", None, {"scale": "4\u00a0"}, "scale", "validation_error"),  # a no-break space
+    ("inpaint", "png", "ok-mask", {"steps": "\uff11\uff10"}, "steps", "validation_error"),  # fullwidth 10
+    ("inpaint", "png", "ok-mask", {"steps": "1_0"}, "steps", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"seed": "\u0664\u0662"}, "seed", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": "\u0660.\u0665"}, "fidelity", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": "+0.5"}, "fidelity", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": "5e-1"}, "fidelity", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": ".5"}, "fidelity", "validation_error"),
+    ("restore-face", "png", None, {"fidelity": "0_5"}, "fidelity", "validation_error"),
+    ("inpaint", "png", "ok-mask", {"cfg_scale": "\uff17"}, "cfg_scale", "validation_error"),
 ]
+
+
+def _png_with_pixel_data(raw_zlib: bytes, width: int = 32, height: int = 24) -> bytes:
+    """An 8-bit RGB PNG around the given IDAT payload, every chunk's CRC correct."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", raw_zlib) + chunk(b"IEND", b""))
+
+
+def _broken_png(kind: str) -> bytes:
+    import zlib
+
+    rows = b"".join(b"\x00" + bytes(range(96)) for _ in range(24))  # 24 rows of 32 RGB pixels, filter 0
+    stream = zlib.compress(rows)
+    if kind == "png-corrupt-idat":  # the first deflate block header says "reserved block type"
+        payload = stream[:2] + b"\xff" + stream[3:]
+    elif kind == "png-truncated-idat":
+        payload = stream[: len(stream) // 2]
+    else:  # png-bad-filter: a well-formed stream whose rows name filter type 7
+        payload = zlib.compress(b"".join(b"\x07" + bytes(range(96)) for _ in range(24)))
+    data = _png_with_pixel_data(payload)
+    Image.open(io.BytesIO(data))  # the header reads fine…
+    with pytest.raises(OSError):  # …and only decoding finds the damage
+        Image.open(io.BytesIO(data)).load()
+    return data
 
 
 def _materialise(kind):
     if kind == "png":
         return image_bytes()
+    if isinstance(kind, str) and kind.startswith("png-"):
+        return _broken_png(kind)
+    if kind == "all-white":
+        return mask_bytes(box=(0, 0, 32, 24))
     if kind == "gif":
         buffer = io.BytesIO()
         Image.new("RGB", (8, 8)).save(buffer, format="GIF")
@@ -179,6 +236,54 @@ def test_invalid_utf8_field_is_422(api):
     response = api.client.post("/api/v1/upscale", headers=api.headers, data=body,
                                content_type="multipart/form-data; boundary=b")
     assert response.status_code == 422
+
+
+def _multipart(*parts: tuple[str, bytes, bool]) -> bytes:
+    """A raw multipart body from (name, bytes, is_file) parts, boundary "b"."""
+    body = b""
+    for name, data, is_file in parts:
+        filename = f'; filename="{name}.png"' if is_file else ""
+        kind = b"Content-Type: image/png\r\n" if is_file else b""
+        body += (f'--b\r\nContent-Disposition: form-data; name="{name}"{filename}\r\n'.encode() + kind + b"\r\n"
+                 + data + b"\r\n")
+    return body + b"--b--\r\n"
+
+
+@pytest.mark.parametrize("parts, param", [
+    ((("image", "png", True), ("image", "other", True)), "image"),
+    ((("image", "png", True), ("mask", "mask", True), ("mask", "mask", True)), "mask"),
+    ((("image", "png", True), ("scale", b"2", False), ("scale", b"4", False)), "scale"),
+])
+def test_a_repeated_part_is_422_and_free(app, api, parts, param):
+    """Two images (or two values of one field) leave it unclear what would be charged: refuse, never pick one."""
+    materials = {"png": image_bytes(), "other": image_bytes(seed=1), "mask": mask_bytes()}
+    body = _multipart(*((name, materials.get(data, data), is_file) for name, data, is_file in parts))
+    operation = "erase-object" if param == "mask" else "upscale"
+    response = api.client.post(f"/api/v1/{operation}", headers=api.headers, data=body,
+                               content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert (error["param"], error["code"]) == (param, "duplicate_field")
+    assert balance(api.user) == 10 and queued_count(app) == 0
+
+
+def test_a_real_replacement_character_in_a_prompt_is_text(app, api, live_worker):
+    """U+FFFD sent as valid UTF-8 (EF BF BD) is a character like any other; only invalid bytes are refused."""
+    live_worker("sd-inpainting")
+    prompt = "a sign that reads \ufffd"
+    body = _multipart(("image", image_bytes(), True), ("mask", mask_bytes(), True),
+                      ("prompt", prompt.encode(), False))
+    response = api.client.post("/api/v1/inpaint", headers=api.headers, data=body,
+                               content_type="multipart/form-data; boundary=b")
+    assert response.status_code == 202, response.get_json()
+    job = api.get(f"/jobs/{response.get_json()['job_id']}").get_json()
+    assert job["params"]["prompt"] == prompt
+    invalid = _multipart(("image", image_bytes(), True), ("mask", mask_bytes(), True),
+                         ("prompt", b"a sign that reads \xff", False))
+    refused = api.client.post("/api/v1/inpaint", headers=api.headers, data=invalid,
+                              content_type="multipart/form-data; boundary=b")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["code"] == "invalid_encoding"
 
 
 def test_insufficient_credits_is_402_after_validation(app, make_user, api_for):
