@@ -1,7 +1,8 @@
 """The worker process: an RQ worker that does not fork per job, so models stay loaded between jobs.
 
 RQ's SimpleWorker sends no heartbeat while a job runs, so a thread of ours does: it marks this worker
-alive in Redis, stamps the running job's row, and reaps jobs whose own worker went silent.
+alive in Redis, stamps the running job's row, and reaps jobs whose own worker went silent. Before it takes its first
+job the worker warms its installed models (workers/warmup.py), so that job runs at warm speed.
 """
 from __future__ import annotations
 
@@ -218,6 +219,16 @@ def _warn_about_gpu_providers() -> None:
         log.warning(problem)
 
 
+def warm_installed_models(app: Flask) -> None:
+    """Load (and run once) what this worker's installed models need, so its first job runs at warm speed; the
+    heartbeat already runs, so jobs submitted meanwhile queue instead of being refused."""
+    from workers.warmup import describe, warm_up
+
+    started = time.monotonic()
+    warmed = warm_up(app.config["MODELS_DIR"])
+    log.info(describe(warmed, time.monotonic() - started))
+
+
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, queues: str = "all") -> None:
     """Work the queues until stopped (or, with burst, until they are empty): the queues of the models installed
     here first, then (unless queues="models") the general one."""
@@ -225,7 +236,9 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
 
     from workers.inference import describe_runtime
     from workers.registry import installed_models
+    from workers.warmup import use_instance_numba_cache
 
+    use_instance_numba_cache(app.instance_path)  # before anything imports rembg (and with it numba)
     redis = connect_redis(app.config["REDIS_URL"], socket_timeout=None)
     name = worker_name()
     listening = Listening.for_models(app.config["QUEUE_NAME"], tuple(installed_models(app.config["MODELS_DIR"])),
@@ -244,6 +257,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
         finally:
             db.session.remove()
     heartbeat.start()
+    warm_installed_models(app)
     try:
         with app.app_context():
             log.info("worker %s listens on %s", name, ", ".join(listening.queues))

@@ -9,6 +9,7 @@ import pytest
 import requests
 from PIL import Image
 
+import real_weights
 from model_factories import write_rrdbnet, write_tiny_sd_inpainting, write_u2net_like_onnx
 from service import LiveService
 
@@ -130,3 +131,42 @@ def test_rembg_model_serves_background_removal(service, tmp_path):
     job = run_job(service, headers, "remove-background", {"image": ("a.png", png())}, timeout=240)
     assert job["status"] == "done", job
     assert job["engine"] == "model" and job["model"] == "rembg-u2net"
+
+
+def wait_for_log(live, text: str, timeout: float = 600) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = live.log()
+        if text in log:
+            return log
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} in the log:\n{live.log()[-3000:]}")
+
+
+def test_real_u2net_is_warmed_at_start_and_gives_rembgs_own_alpha(tmp_path):
+    """#18: with the real U^2-Net installed, the worker loads it before its first job, and a job through the live
+    service gives the alpha the rembg library gives with the same file (the helmet and the neck kept)."""
+    from skimage import data
+
+    weights, why = real_weights.fetched_file("rembg-u2net")
+    if weights is None:
+        pytest.skip(why)
+    instance = tmp_path / "instance"
+    real_weights.install(weights, "rembg-u2net", instance / "models")
+    # pymatting's numba functions are compiled once per host for the tests (a fresh instance would compile again).
+    env = {"NUMBA_CACHE_DIR": str(real_weights.cache_dir().parent / "numba")}
+    with LiveService(instance, env=env) as live:
+        log = wait_for_log(live, "worker warm in")
+        assert "rembg-u2net (remove-background)" in log and "FAILED" not in log
+        key = live.user_with_key("real-u2net@example.com", credits=5)
+        headers = {"Authorization": f"Bearer {key}"}
+        astronaut = Image.fromarray(data.astronaut())
+        buffer = io.BytesIO()
+        astronaut.save(buffer, "PNG")
+        job = run_job(live, headers, "remove-background", {"image": ("astronaut.png", buffer.getvalue())})
+        assert job["status"] == "done", job
+        assert (job["engine"], job["model"]) == ("model", "rembg-u2net")
+        result = Image.open(io.BytesIO(requests.get(job["result_url"], headers=headers).content))
+    alpha = np.asarray(result.getchannel("A"))
+    assert np.array_equal(alpha, real_weights.rembg_alpha(weights, astronaut))
+    assert alpha[440:500, 250:330].mean() > 200 and alpha[185:215, 200:250].mean() > 200  # helmet, neck
