@@ -45,7 +45,9 @@ def test_overview_shows_balance_and_plan(client, sign_in):
 
 def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client, sign_in):
     user_id = sign_in().id
-    response = client.post("/dashboard/keys", data={"name": "laptop"})
+    created = client.post("/dashboard/keys", data={"name": "laptop"})
+    assert created.status_code == 303 and created.headers["Location"].endswith("/dashboard/keys")
+    response = client.get("/dashboard/keys")  # post/redirect/get: the page after the redirect shows it
     html = response.get_data(as_text=True)
     record = db.session.scalar(db.select(ApiKey).filter_by(user_id=user_id))
     secret = re.search(r'id="new-key-value"[^>]*>(pfk_\w+)</code>', html).group(1)
