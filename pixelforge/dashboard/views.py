@@ -116,6 +116,16 @@ def revoke_api_key(prefix: str):
     return redirect(url_for("dashboard.keys"))
 
 
+@bp.get("/dashboard/models")
+@login_required
+def models():
+    """What runs each tool now, from what the live workers publish, and how to install what is missing."""
+    from pixelforge.dashboard.engines import live_workers, notes_by_variant
+
+    workers = live_workers()
+    return render_template("models.html", title="Models", notes=notes_by_variant(workers), workers=workers or [])
+
+
 @bp.get("/dashboard/credits")
 @login_required
 def credits_page():
