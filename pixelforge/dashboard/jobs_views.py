@@ -139,12 +139,19 @@ def job_preview(job_id: str, kind: str):
     if kind not in PREVIEW_KINDS:
         abort(404)
     job = _owned_job(job_id)
+    source_key = _object_key(job, kind)
+    if not source_key or job.expired_at is not None:
+        abort(404)
     try:
-        picture, mimetype = pictures.preview(_read_object(_object_key(job, kind)))
+        picture = thumbnails.stored_or_made(job.id, kind, source_key, preview=True)
+    except (ObjectMissing, ValidationFailed):
+        abort(404)
     except DecodeBusy:
         abort(503)
-    except ValidationFailed:
-        abort(404)
+    except StorageError:
+        current_app.logger.exception("could not read the preview of job %s", job.id)
+        abort(502)
+    mimetype = "image/png" if picture.startswith(b"\x89PNG") else "image/jpeg"
     return _picture_response(picture, mimetype)
 
 

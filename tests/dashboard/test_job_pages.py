@@ -76,7 +76,12 @@ def test_previews_fit_the_screen_and_results_convert_for_download(client, sign_i
     big = image_bytes(2000, 600)
     job_id = api_for(user).submit("upscale", big, scale=2).get_json()["job_id"]
     work_queue()
+    from pixelforge.storage import get_storage
+    from pixelforge.thumbnails import preview_key
+
+    stored = get_storage().get(preview_key(job_id, "result"))  # made by the worker, where the result was decoded
     preview = client.get(f"/dashboard/jobs/{job_id}/preview/result")
+    assert preview.data == stored
     assert preview.status_code == 200 and preview.mimetype == "image/jpeg"
     assert max(Image.open(io.BytesIO(preview.data)).size) == 1600
     assert Image.open(io.BytesIO(client.get(f"/dashboard/jobs/{job_id}/preview/input").data)).size == (1600, 480)
