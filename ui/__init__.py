@@ -58,7 +58,8 @@ def playground_theme():
         button_cancel_text_color="white",
         block_label_text_color="*primary_800", block_title_text_color="*primary_800",
         block_info_text_color="*neutral_600", body_text_color_subdued="*neutral_600",
-        checkbox_label_text_color="*neutral_800", input_placeholder_color="*neutral_500",
+        checkbox_label_text_color="*neutral_800", input_placeholder_color="*neutral_600",
+        checkbox_label_background_fill_selected="*primary_700", checkbox_label_text_color_selected="white",
     )
 
 
