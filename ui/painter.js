@@ -137,7 +137,7 @@ root.addEventListener("drop", (event) => {
 });
 new ResizeObserver(() => redraw()).observe(stage);
 
-watch("value", () => {  // the server set a picture (a result used as input) or cleared the painter
+function follow() {  // the server set a picture (a result used as input) or cleared the painter
   const value = props.value;
   if (value && value.image && value.image.url) {
     if (!picture || value.image.path !== picture.path) show(value.image, value.strokes || []);
@@ -147,4 +147,6 @@ watch("value", () => {  // the server set a picture (a result used as input) or 
     root.dataset.state = "empty";
     say("");
   }
-});
+}
+watch("value", follow);
+follow();  // a tab opened for the first time mounts with the value it was given while hidden

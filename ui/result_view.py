@@ -6,6 +6,7 @@ its job ends, however large it is), the full size on demand. The panel's behavio
 from __future__ import annotations
 
 import html
+from datetime import timezone
 
 from ui.runner import JobView
 
@@ -41,7 +42,8 @@ def panel(job: JobView) -> str:
     rows = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(value)}</dd>" for label, value in facts(job))
     downloads = " ".join(f'<a class="pf-download" href="{base}/result?download=1&amp;format={fmt}" download '
                          f'data-format="{fmt}">{label}</a>' for fmt, label in FORMATS)
-    return f"""<div class="pf-result" data-state="done" data-job="{job.id}">
+    finished = f"{job.finished_at.replace(tzinfo=timezone.utc).timestamp():.3f}" if job.finished_at else ""
+    return f"""<div class="pf-result" data-state="done" data-job="{job.id}" data-finished-at="{finished}">
 <div class="pf-viewer" data-mode="fit" style="--split: 50%">
   <div class="pf-frame">
     <img class="pf-before" src="{base}/preview/input" alt="Before: the picture you sent">

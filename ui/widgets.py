@@ -40,7 +40,7 @@ class Tool:
     status: gr.HTML | None = None
     result: gr.HTML | None = None
     use_row: gr.Row | None = None
-    use_target: gr.Dropdown | None = None
+    use_target: gr.Radio | None = None
     use_button: gr.Button | None = None
 
     @property
@@ -138,7 +138,7 @@ def build_tool(operation: Operation) -> Tool:
                                   js_on_load=(HERE / "result.js").read_text(encoding="utf-8"))
             with gr.Row(visible=False, elem_classes="pf-use-row") as tool.use_row:
                 others = [(title, other) for other, title in TAB_TITLES.items() if other != slug]
-                tool.use_target = gr.Dropdown(others, value=others[0][1], label="Use this result as the input of",
-                                              elem_id=f"{slug}-use-target", scale=3)
+                tool.use_target = gr.Radio(others, value=others[0][1], label="Use this result as the picture of",
+                                           elem_id=f"{slug}-use-target", scale=3)
                 tool.use_button = gr.Button("Use as input", elem_id=f"{slug}-use", scale=1)
     return tool

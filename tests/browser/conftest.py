@@ -172,8 +172,9 @@ def stroke(page, slug: str, start: tuple[float, float], end: tuple[float, float]
 
 def run_and_wait(page, slug: str, timeout: float = 120_000) -> str:
     """Press Run and wait for the run to end; the status panel's final state (done, error, cancelled)."""
-    page.locator(f"#{slug}-run").click()
-    final = page.locator(f"#{slug}-status .pf-status:is([data-state=done], [data-state=error], "
-                         f"[data-state=cancelled])")
+    page.eval_on_selector(f"#{slug}-status .pf-status", "panel => panel.setAttribute('data-before-run', '')")
+    page.locator(f"#{slug}-run").click()  # the next panel drops the mark (the page morphs it in place)
+    final = page.locator(f"#{slug}-status .pf-status:not([data-before-run]):is([data-state=done], "
+                         f"[data-state=error], [data-state=cancelled])")
     final.wait_for(timeout=timeout)
     return final.get_attribute("data-state")
