@@ -18,7 +18,7 @@ from ui.widgets import TAB_TITLES, Tool, build_tool, form_fields
 RESULT_FILES_KEEP_SECONDS = 1800  # files the playground hands out stay readable by their owner this long
 SCROLL_TO_STATUS = """(...inputs) => {
   const slug = document.querySelector('[role=tab][aria-selected=true]')?.dataset.tabId;
-  document.getElementById(slug + '-status')?.scrollIntoView({block: 'start', behavior: 'smooth'});
+  document.getElementById(slug + '-status')?.scrollIntoView({block: 'start'});
   return inputs;
 }"""
 

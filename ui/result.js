@@ -4,6 +4,11 @@ element.addEventListener("load", (event) => {
   const img = event.target;
   if (img.classList && img.classList.contains("pf-after") && !img.dataset.shownAt) {
     img.dataset.shownAt = String(Date.now());  // when the result became visible (browser tests read it)
+    const box = img.getBoundingClientRect();
+    if (box.top + box.height / 2 > window.innerHeight || box.bottom < 0) {  // below the controls (a phone)
+      const column = element.closest(".pf-results") || element;
+      column.scrollIntoView({block: "start"});
+    }
   }
 }, true);
 
