@@ -29,8 +29,8 @@ def test_the_new_key_comes_with_snippets_that_use_it(client, sign_in):
     client.post("/dashboard/keys", data={"name": "ci"})
     html = page(client, "/dashboard/keys")
     secret = re.search(r'data-testid="new-key">(pfk_\w+)<', html).group(1)
-    curl = re.search(r'data-testid="snippet-curl">(.*?)</pre>', html, re.S).group(1)
-    python = re.search(r'data-testid="snippet-python">(.*?)</pre>', html, re.S).group(1)
+    curl = re.search(r'data-testid="snippet-curl"[^>]*>(.*?)</pre>', html, re.S).group(1)
+    python = re.search(r'data-testid="snippet-python"[^>]*>(.*?)</pre>', html, re.S).group(1)
     assert f"Bearer {secret}" in curl and "/api/v1/remove-background" in curl
     assert f"Bearer {secret}" in python and "requests.post" in python
     assert 'data-copy-target="snippet-curl"' in html and 'data-copy-target="snippet-python"' in html
