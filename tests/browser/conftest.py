@@ -48,7 +48,8 @@ def require_chromium() -> None:
 @pytest.fixture(scope="session")
 def service(tmp_path_factory):
     require_chromium()  # before minutes of starting the service for nothing
-    with LiveService(tmp_path_factory.mktemp("browser") / "instance") as live:
+    env = {"PIXELFORGE_AUTH_RATE_LIMIT": "600/minute"}  # every test signs up from 127.0.0.1
+    with LiveService(tmp_path_factory.mktemp("browser") / "instance", env=env) as live:
         yield live
 
 
