@@ -12,7 +12,6 @@ from pixelforge.dashboard.forms import LoginForm, LogoutForm, SignupForm
 from pixelforge.extensions import limiter
 
 
-
 def auth_rate_limit() -> str:
     """Counted per client address (anonymous callers); only POSTs, so looking at the form is free."""
     return current_app.config["AUTH_RATE_LIMIT"]
