@@ -13,6 +13,7 @@ import gradio as gr
 
 HERE = Path(__file__).parent
 DEFAULT_BRUSH = 32
+ACCEPT = "image/png,image/jpeg,image/webp"
 
 
 def template(slug: str) -> str:
@@ -20,15 +21,19 @@ def template(slug: str) -> str:
     return f"""<div class="pf-painter" data-state="empty" data-strokes="0">
 <div class="pf-drop">
   <p>Drop a picture here, or</p>
-  <label class="pf-pick">Choose a picture<input class="pf-file" type="file" accept="image/png,image/jpeg,image/webp" id="{slug}-file"></label>
+  <label class="pf-pick">Choose a picture<input class="pf-file" type="file" id="{slug}-file"
+    accept="{ACCEPT}"></label>
   <p class="pf-hint">PNG, JPEG or WebP; then paint over what to change.</p>
 </div>
-<div class="pf-stage"><canvas class="pf-canvas" role="img" aria-label="Your picture: paint over what to change"></canvas></div>
+<div class="pf-stage"><canvas class="pf-canvas" role="img"
+  aria-label="Your picture: paint over what to change"></canvas></div>
 <div class="pf-tools">
-  <label class="pf-brush-label">Brush <input class="pf-brush" type="range" min="2" max="200" value="{DEFAULT_BRUSH}"> <span class="pf-brush-value">{DEFAULT_BRUSH}</span> px</label>
+  <label class="pf-brush-label">Brush <input class="pf-brush" type="range" min="2" max="200"
+    value="{DEFAULT_BRUSH}"> <span class="pf-brush-value">{DEFAULT_BRUSH}</span> px</label>
   <button type="button" class="pf-undo">Undo stroke</button>
   <button type="button" class="pf-clear" id="{slug}-clear">Clear mask</button>
-  <label class="pf-pick pf-replace">Another picture<input class="pf-file-again" type="file" accept="image/png,image/jpeg,image/webp"></label>
+  <label class="pf-pick pf-replace">Another picture<input class="pf-file-again" type="file"
+    accept="{ACCEPT}"></label>
 </div>
 <p class="pf-painter-status" role="status" aria-live="polite"></p>
 </div>"""

@@ -16,6 +16,7 @@ from ui.uploads import GONE_MESSAGE, UploadRefused, UploadStore
 from ui.widgets import TAB_TITLES, Tool, build_tool, form_fields
 
 RESULT_FILES_KEEP_SECONDS = 1800  # files the playground hands out stay readable by their owner this long
+REMEMBERED_RESULTS = 20_000  # (session, tool) → last result, for "use as input"; the oldest are forgotten
 SCROLL_TO_STATUS = """(...inputs) => {
   const slug = document.querySelector('[role=tab][aria-selected=true]')?.dataset.tabId;
   document.getElementById(slug + '-status')?.scrollIntoView({block: 'start'});
@@ -169,7 +170,10 @@ class Playground:
                 self._running.pop(key, None)
         if job.status == "done":
             with self._lock:
-                self._finished[key] = job.id
+                self._finished.pop(key, None)
+                self._finished[key] = job.id  # newest last
+                while len(self._finished) > REMEMBERED_RESULTS:
+                    del self._finished[next(iter(self._finished))]
             yield status_view.done(job), result_view.panel(job), hidden, shown
         else:
             yield (status_view.ended_without_result(job, self.public(job.error or "")), result_view.empty(),

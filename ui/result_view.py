@@ -47,11 +47,13 @@ def panel(job: JobView) -> str:
 <div class="pf-viewer" data-mode="fit" style="--split: 50%">
   <div class="pf-frame">
     <img class="pf-before" src="{base}/preview/input" alt="Before: the picture you sent">
-    <img class="pf-after" src="{base}/preview/result" data-full="{base}/result" alt="After: the result{', ' + size + ' pixels' if size else ''}">
+    <img class="pf-after" src="{base}/preview/result" data-full="{base}/result"
+      alt="After: the result{', ' + size + ' pixels' if size else ''}">
   </div>
 </div>
 <div class="pf-viewer-tools">
-  <label class="pf-split-label">Before / after <input class="pf-split" type="range" min="0" max="100" value="50"></label>
+  <label class="pf-split-label">Before / after
+    <input class="pf-split" type="range" min="0" max="100" value="50"></label>
   <button type="button" class="pf-zoom" aria-pressed="false">1:1 (full size)</button>
   <a href="{base}/result" target="_blank" rel="noopener">Open full size</a>
 </div>
