@@ -53,13 +53,15 @@ def playground_theme():
                            font_mono=["ui-monospace", "monospace"])
     return theme.set(
         button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
-        button_primary_text_color="white", button_primary_background_fill_dark="*primary_600",
+        button_primary_text_color="white", button_primary_background_fill_dark="*primary_700",
+        button_primary_text_color_dark="white", button_primary_background_fill_hover_dark="*primary_800",
         button_cancel_background_fill="#b42318", button_cancel_background_fill_hover="#912018",
         button_cancel_text_color="white",
         block_label_text_color="*primary_800", block_title_text_color="*primary_800",
         block_info_text_color="*neutral_600", body_text_color_subdued="*neutral_600",
         checkbox_label_text_color="*neutral_800", input_placeholder_color="*neutral_600",
         checkbox_label_background_fill_selected="*primary_700", checkbox_label_text_color_selected="white",
+        link_text_color="*primary_800", link_text_color_dark="*primary_300",
     )
 
 
