@@ -108,3 +108,14 @@ def test_run_again_download_chain_and_a_failed_rerun_leaves_nothing_stale(servic
     assert not page.locator("#enhance-use").is_visible()
     shot(page, "43-failed-rerun")
     assert page.problems == []
+
+
+def test_a_photo_without_a_face_says_so_and_is_refunded(service, open_page, account, tmp_path):
+    page, base = open_page(cookies=account(credits=1).cookies), service.base
+    open_tool(page, base, "restore-face")
+    upload(page, "restore-face", photo(tmp_path / "photo.png"))
+    assert run_and_wait(page, "restore-face") == "error"
+    status = page.locator("#restore-face-status").inner_text()
+    assert "No face was found in this picture" in status and "1 credit was refunded" in status
+    page.locator("#pf-account [data-testid=balance]", has_text="1").wait_for()
+    assert page.locator("#restore-face-result .pf-after").count() == 0
