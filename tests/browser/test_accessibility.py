@@ -7,7 +7,8 @@ import re
 import pytest
 import requests
 
-from conftest import DESKTOP, PHONE, TABS, axe_violations, open_tool, photo, run_and_wait, shot, upload
+from browsing import DESKTOP, PHONE, TABS, axe_violations, open_tool, photo, run_and_wait, shot, upload
+from browsing import account, chromium, open_page, service  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
@@ -16,7 +17,7 @@ VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 @pytest.fixture(scope="module")
 def history(service):
     """A pro account with a key, a done job and a job that found no face (through the API)."""
-    from conftest import Account
+    from browsing import Account
 
     user = Account(service, plan="pro", credits=20)
     page = user.http.get(f"{service.base}/dashboard/keys", timeout=10).text

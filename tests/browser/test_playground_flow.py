@@ -7,7 +7,8 @@ import uuid
 import pytest
 import requests
 
-from conftest import PASSWORD, TABS, open_tool, photo, run_and_wait, shot, stroke, upload
+from browsing import PASSWORD, TABS, open_tool, photo, run_and_wait, shot, stroke, upload
+from browsing import account, chromium, open_page, service  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import PHONE, TABS, open_tool, photo, run_and_wait, shot, upload
+from browsing import PHONE, TABS, open_tool, photo, run_and_wait, shot, upload
+from browsing import account, chromium, open_page, service  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import open_tool, photo, run_and_wait, shot, upload
+from browsing import open_tool, photo, run_and_wait, shot, upload
+from browsing import account, chromium, open_page, service  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 

@@ -1,5 +1,6 @@
-"""Browser tests: one real service and one headless Chromium (Debian's, driven by Playwright; never a downloaded
-browser) for the whole session; each test signs its own accounts in. Screenshots land in test-artifacts/screenshots/
+"""What the browser tests share: a real service and a headless Chromium (Debian's, driven by Playwright; never a
+downloaded browser) per test module, accounts signed up over HTTP, screenshots and axe-core. A plain module, not a
+conftest.py: other tests import their helpers from the root conftest by that name. Screenshots land in test-artifacts/screenshots/
 (git-ignored) for a person to look at; axe-core (the copy the axe-playwright-python package ships, injected
 without a CDN) checks pages for accessibility problems.
 """
@@ -45,7 +46,7 @@ def require_chromium() -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def service(tmp_path_factory):
     require_chromium()  # before minutes of starting the service for nothing
     env = {"PIXELFORGE_AUTH_RATE_LIMIT": "600/minute"}  # every test signs up from 127.0.0.1
@@ -53,7 +54,7 @@ def service(tmp_path_factory):
         yield live
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     require_chromium()
     from playwright.sync_api import sync_playwright
