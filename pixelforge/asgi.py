@@ -1,19 +1,23 @@
 """The served application: a small ASGI root with the Gradio playground at /playground and Flask at /.
 
 Gradio is ASGI and keeps its state in one process, so the root is ASGI and Flask is mounted into it
-(not the other way round: queued Gradio events never run when Gradio is mounted inside Flask).
+(not the other way round: queued Gradio events never run when Gradio is mounted inside Flask). For the same reason
+the playground is never mounted in a web tier of several processes (two processes broke 8 of 10 runs): such a tier
+serves the API and dashboard, and `pixelforge playground` serves /playground in a process of its own.
 """
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask
 
 log = logging.getLogger(__name__)
 
 
-def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True):
-    """Root ASGI app: playground first (when ui/ is importable), then Flask as the catch-all."""
+def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True, with_site: bool = True):
+    """Root ASGI app: playground first (when enabled, and this is the only web process), then Flask as the
+    catch-all (with_site=False: the playground alone, for `pixelforge playground`)."""
     from a2wsgi import WSGIMiddleware
     from fastapi import FastAPI
 
@@ -26,11 +30,22 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
     install_request_id_logging()
     flask_app = flask_app or create_app()
     root = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    if with_playground and flask_app.config["PLAYGROUND_ENABLED"]:
+    if with_playground and flask_app.config["PLAYGROUND_ENABLED"] and _single_process():
         _mount_playground(root, flask_app)
-    flask_threads = WSGIMiddleware(flask_app, workers=flask_app.config["WEB_THREADS"])
-    root.mount("/", BufferedBodies(flask_threads, BodyLimits.from_config(flask_app.config)))
+    if with_site:
+        flask_threads = WSGIMiddleware(flask_app, workers=flask_app.config["WEB_THREADS"])
+        root.mount("/", BufferedBodies(flask_threads, BodyLimits.from_config(flask_app.config)))
     return root
+
+
+def _single_process() -> bool:
+    """False in a web tier of several processes (gunicorn_config.post_fork says how many): the playground's
+    state would be split between them, so it is left to `pixelforge playground` rather than half working."""
+    processes = int(os.environ.get("PIXELFORGE_WEB_PROCESSES", "1") or 1)
+    if processes > 1:
+        log.warning("%d web processes: the playground is not mounted here; run `pixelforge playground` and route "
+                    "/playground/ to it", processes)
+    return processes <= 1
 
 
 def _mount_playground(root, flask_app: Flask) -> None:

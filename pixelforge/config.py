@@ -14,6 +14,8 @@ ENV_PREFIX = "PIXELFORGE_"
 class Defaults:
     """Every setting PixelForge reads, with its default. README's settings table mirrors this class."""
 
+    # Every host on one database needs the same two secrets (checked at start, see shared_secrets); SECRET_KEY and
+    # KEY_HASH_SECRET are also read from the environment without the prefix.
     SECRET_KEY: str | None = None  # generated into the instance folder on first run
     KEY_HASH_SECRET: str | None = None  # HMAC secret for API keys; generated likewise
     SQLALCHEMY_DATABASE_URI: str | None = None  # default: sqlite in the instance folder
@@ -121,7 +123,8 @@ def _apply_environment(config: dict) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_database_url(os.environ["DATABASE_URL"])
     if os.environ.get("REDIS_URL"):
         config["REDIS_URL"] = os.environ["REDIS_URL"]
-    for name in ("STORAGE_URL", "S3_ENDPOINT_URL"):  # the names other tools use, unprefixed
+    # the names other tools use, unprefixed; the secrets so that hosts sharing a database can share them
+    for name in ("STORAGE_URL", "S3_ENDPOINT_URL", "SECRET_KEY", "KEY_HASH_SECRET"):
         if os.environ.get(name):
             config[name] = os.environ[name]
     if os.environ.get("PIXELFORGE_MODELS"):

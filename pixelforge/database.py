@@ -1,10 +1,15 @@
-"""The database binding: SQLite tuned for concurrent web and worker writers, tables created on start."""
+"""The database binding: SQLite tuned for concurrent web and worker writers; at start, the schema and the shared
+secrets are checked (see migrations and shared_secrets) instead of tables being created on the fly."""
 from __future__ import annotations
 
 from flask import Flask
 from sqlalchemy import event
 
 from pixelforge.extensions import db
+
+
+class StartupRefused(RuntimeError):
+    """This process must not start on the database as it is; the message says what to do."""
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -18,6 +23,10 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Bind the database; refuse to start (StartupRefused) on an old schema or on another host's secrets."""
+    from pixelforge.migrations import ensure_current
+    from pixelforge.shared_secrets import check_shared_secrets
+
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -25,4 +34,5 @@ def init_app(app: Flask) -> None:
             db.engine.dispose()  # connections made before the listener existed would miss the pragmas
         from pixelforge import models  # noqa: F401  (tables register on import)
 
-        db.create_all()
+        ensure_current(db.engine)
+        check_shared_secrets(app)

@@ -1,4 +1,7 @@
-"""The database's tables: users, their API keys, their jobs and the credit ledger."""
+"""The database's tables: users, their API keys, their jobs, the credit ledger, and the shared secrets' fingerprints.
+
+A change here needs a migration: `pixelforge db revision -m "what changed"` (tests/test_migrations.py fails without).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -127,3 +130,14 @@ class CreditEntry(db.Model):
     reason: Mapped[str] = mapped_column(String(32))  # grant | charge | refund | adjustment
     note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SecretFingerprint(db.Model):
+    """An HMAC of a fixed label under a secret (never the secret): every host on this database must share it."""
+
+    __tablename__ = "secret_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # the setting: KEY_HASH_SECRET, SECRET_KEY
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    recorded_by: Mapped[str] = mapped_column(String(300))  # host name and instance folder of the first process
+    recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from pixelforge import create_app
 from pixelforge.extensions import db
 from pixelforge.redis_server import EmbeddedRedis
 from contract import check_response
+from empty_databases import drop_every_table
 
 TEST_DATABASE_URL = os.environ.get("PIXELFORGE_TEST_DATABASE_URL")
 
@@ -26,8 +28,46 @@ def redis_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory):
+    """A database at the migrations' head, made once: a SQLite file each test copies, or the PostgreSQL
+    database emptied of every table and upgraded."""
+    from sqlalchemy import create_engine
+
+    from pixelforge.migrations import upgrade
+
+    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path_factory.mktemp('database') / 'pixelforge.db'}"
+    engine = create_engine(url)
+    if TEST_DATABASE_URL:
+        drop_every_table(engine)
+    upgrade(engine)
+    engine.dispose()
+    return url
+
+
+def empty_shared_database(url: str) -> None:
+    """Start a test on the shared PostgreSQL database from empty tables at head (a test may have left it
+    anywhere: test_migrations builds old schemas in it)."""
+    from sqlalchemy import create_engine, text
+
+    from pixelforge.migrations import read_state, upgrade
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            at_head = read_state(connection).at_head
+        if not at_head:
+            drop_every_table(engine)
+            upgrade(engine)
+        names = ", ".join(table.name for table in db.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def app(tmp_path, redis_server):
+def app(tmp_path, redis_server, migrated_database):
     config = {
         "TESTING": True,
         "INSTANCE_DIR": str(tmp_path / "instance"),
@@ -37,19 +77,18 @@ def app(tmp_path, redis_server):
         "SERVER_NAME": "pixelforge.test",
         "PLAYGROUND_ENABLED": False,
     }
-    if TEST_DATABASE_URL:
+    if TEST_DATABASE_URL:  # one shared server database
         config["SQLALCHEMY_DATABASE_URI"] = TEST_DATABASE_URL
+        empty_shared_database(TEST_DATABASE_URL)
+    else:  # a copy of the migrated template: each test starts at head without running the migrations
+        (tmp_path / "instance").mkdir(exist_ok=True)
+        shutil.copyfile(migrated_database.removeprefix("sqlite:///"), tmp_path / "instance" / "pixelforge.db")
     redis = __import__("redis").Redis.from_url(redis_server.url)
     redis.flushall()
     app = create_app(config)
     with app.app_context():
-        if TEST_DATABASE_URL:  # one shared server database: start each test from empty tables
-            db.drop_all()
-            db.create_all()
         yield app
         db.session.remove()
-        if TEST_DATABASE_URL:
-            db.drop_all()
         db.engine.dispose()
 
 

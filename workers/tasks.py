@@ -188,8 +188,11 @@ def _observe(job_id: str) -> None:
         job = db.session.get(Job, job_id)
         if job is None or job.started_at is None or job.finished_at is None:
             return
+        from workers.device import device_name
+
         observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(),
-                    (job.finished_at - job.started_at).total_seconds())
+                    (job.finished_at - job.started_at).total_seconds(),
+                    (job.engine or "none", device_name(), job.status))
     except Exception as exc:  # metrics are worth less than the job: log and go on
         log.warning("could not record metrics for job %s: %s", job_id, exc)
     finally:

@@ -1,4 +1,4 @@
-"""The `pixelforge` command: serve, worker, workers, users, keys, models."""
+"""The `pixelforge` command: serve, web, playground, worker, workers, users, keys, models, db."""
 from __future__ import annotations
 
 import logging
@@ -6,10 +6,23 @@ import logging
 import click
 
 from pixelforge.cli.accounts import keys, users
-from pixelforge.cli.processes import serve, worker, workers
+from pixelforge.cli.db import db_group
+from pixelforge.cli.processes import playground, serve, web, worker, workers
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PixelForgeCommand(click.Group):
+    """Start-up refusals (an old schema, another host's secrets) are a message and exit 1, not a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from pixelforge.database import StartupRefused
+
+        try:
+            return super().invoke(ctx)
+        except StartupRefused as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=PixelForgeCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--verbose", "-v", is_flag=True, help="Log at DEBUG level.")
 def main(verbose: bool) -> None:
     """PixelForge: self-hostable image AI (upscale, background removal, faces, enhance, erase, inpaint)."""
@@ -20,10 +33,13 @@ def main(verbose: bool) -> None:
 
 
 main.add_command(serve)
+main.add_command(web)
+main.add_command(playground)
 main.add_command(worker)
 main.add_command(workers)
 main.add_command(users)
 main.add_command(keys)
+main.add_command(db_group)
 
 try:
     from pixelforge.cli.models import models

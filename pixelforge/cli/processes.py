@@ -15,14 +15,47 @@ def serve(host: str, port: int, job_workers: int) -> None:
     """Run everything: web, API, playground, job workers and (unless REDIS_URL is set) an embedded Redis."""
     from pixelforge import create_app
     from pixelforge.child_processes import ServeAlreadyRunning
+    from pixelforge.cli.db import upgrade_configured_database
     from pixelforge.redis_server import EmbeddedRedisError
     from pixelforge.supervisor import ServeOptions, serve as run_service
 
+    upgraded, message = upgrade_configured_database()  # the one-host service brings its database up to date first
+    if upgraded:
+        click.echo(message)
     try:
         code = run_service(create_app(), ServeOptions(host=host, port=port, job_workers=job_workers))
     except (EmbeddedRedisError, ServeAlreadyRunning) as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Web processes (gunicorn workers). With more than one, the playground is left to "
+                   "`pixelforge playground`.")
+def web(host: str, port: int, processes: int) -> None:
+    """Run the web tier alone: API, dashboard and docs (no Redis, no workers: point REDIS_URL, DATABASE_URL and
+    STORAGE_URL at the shared services)."""
+    _exec_gunicorn(host, port, processes, "pixelforge.asgi:create_asgi_app()")  # asgi decides on the playground
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+def playground(host: str, port: int) -> None:
+    """Run the playground alone, in the single process its state needs; route /playground/ to it (README)."""
+    _exec_gunicorn(host, port, 1, "pixelforge.asgi:create_asgi_app(with_site=False)")
+
+
+def _exec_gunicorn(host: str, port: int, processes: int, app_factory: str) -> None:
+    """Become gunicorn (same pid: a service manager's signals reach it), with PixelForge's gunicorn settings."""
+    import os
+
+    bind = f"[{host}]" if ":" in host else host
+    os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "--config", "python:pixelforge.gunicorn_config",
+                              "--bind", f"{bind}:{port}", "--workers", str(processes), app_factory])
 
 
 @click.command()

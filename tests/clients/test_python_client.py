@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clients.conftest import CLIENT_ROOT
-from service import LiveService
+from service import REPO_ROOT, LiveService
+
+CLIENT_ROOT = REPO_ROOT / "clients" / "python"  # its own distribution: imported from the checkout
+if str(CLIENT_ROOT) not in sys.path:
+    sys.path.insert(0, str(CLIENT_ROOT))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -5,12 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from conftest import image_bytes
 from pixelforge.redis_server import EmbeddedRedis
+from test_service import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -18,16 +18,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def children_of(pid: int) -> set[int]:
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
-
-
-def wait_for(predicate, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 @pytest.fixture

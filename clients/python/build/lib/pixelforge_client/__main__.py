@@ -1,3 +1,0 @@
-from pixelforge_client.cli import main
-
-raise SystemExit(main())
