@@ -114,8 +114,8 @@ def _failure(exc: Exception) -> RunFailed | None:
     if isinstance(exc, ValidationFailed):
         return RunFailed(422, "Check your input", exc.message)
     if isinstance(exc, InsufficientCredits):
-        return RunFailed(402, "Not enough credits", f"This run costs {exc.needed} credit(s) and your balance is "
-                                                    f"{exc.balance}. See Credits in the dashboard.")
+        credits = f"{exc.needed} credit{'s' if exc.needed != 1 else ''}"
+        return RunFailed(402, "Not enough credits", f"This run costs {credits} and your balance is {exc.balance}.")
     if isinstance(exc, RateLimited):
         return RunFailed(429, "Too many runs", f"Your plan allows {exc.decision.limit} runs per minute. "
                                                f"Try again in {exc.decision.retry_after} s.")
