@@ -29,6 +29,8 @@ element.addEventListener("click", (event) => {
   button.setAttribute("aria-pressed", String(actual));
   button.textContent = actual ? "Fit to the panel" : "1:1 (full size)";
   viewer.tabIndex = actual ? 0 : -1;  // arrow keys pan a focused 1:1 view
+  const split = element.querySelector(".pf-split");
+  if (split) split.disabled = actual;  // at 1:1 only the result shows
   if (actual && after.dataset.full && after.getAttribute("src") !== after.dataset.full) {
     after.setAttribute("src", after.dataset.full);  // the full size, fetched only when asked for
   }
