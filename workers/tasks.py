@@ -136,11 +136,15 @@ def run_job(job_id: str) -> str:
 
 
 def _store_thumbnail(storage, job_id: str, output) -> None:
-    """The dashboard's picture of the result, made here where the result is already decoded (best effort: the
-    dashboard makes it itself when it is missing)."""
+    """The dashboard's thumbnail and preview of the result, made here where the result is already decoded (best
+    effort: the dashboard makes them itself when they are missing, but decoding a large result there takes
+    seconds, and the playground shows the preview the moment the job is done)."""
     try:
-        picture = thumbnails.encode_deep(output.deep) if output.deep is not None else thumbnails.encode(output.image)
+        deep = output.deep is not None
+        picture = thumbnails.encode_deep(output.deep) if deep else thumbnails.encode(output.image)
         storage.put(thumbnails.thumbnail_key(job_id, "result"), picture)
+        preview = thumbnails.encode_deep_preview(output.deep) if deep else thumbnails.encode_preview(output.image)
+        storage.put(thumbnails.preview_key(job_id, "result"), preview)
     except (StorageError, OSError, ValueError) as exc:
         log.warning("could not store the thumbnail of job %s: %s", job_id, exc)
 
@@ -159,8 +163,8 @@ def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
     if result.rowcount != 1:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
-            get_storage().delete(result_key)
-            get_storage().delete(thumbnails.thumbnail_key(job_id, "result"))
+            for key in (result_key, *thumbnails.thumbnail_keys(job_id)):
+                get_storage().delete(key)
         except StorageError:
             pass
         return "discarded"
