@@ -124,6 +124,7 @@ def load_user_from_request(request) -> User | None:
         g.auth_failure = "invalid"
         return None
     record, user = verified
+    g.api_key_webhook = (record.webhook_url, record.webhook_events) if record.webhook_url else None
     now = utcnow()
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now

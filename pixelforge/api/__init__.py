@@ -66,11 +66,26 @@ def add_rate_headers(response):
     if decision is not None and not decision.degraded:
         response.headers.update(decision.headers())
     response.headers["Cache-Control"] = "no-store"
+    _add_credit_headers(response)
     return response
 
 
+def _add_credit_headers(response) -> None:
+    """X-Credits-Charged and X-Credits-Remaining on the answers that can change a balance (submissions, cancels,
+    redeliveries) and on the account: the balance is read now, after this request's own charge or refund."""
+    remaining = g.get("credits_remaining")
+    if remaining is None and request.method == "POST" and isinstance(current_user._get_current_object(), User):
+        try:
+            remaining = db.session.scalar(db.select(User.credits).where(User.id == current_user.id))
+        except Exception:  # the answer matters more than its headers (e.g. the database is away: a 5xx already)
+            db.session.rollback()
+    if remaining is not None:
+        response.headers["X-Credits-Charged"] = str(g.get("credits_charged", 0))
+        response.headers["X-Credits-Remaining"] = str(remaining)
+
+
 def init_app(app: Flask) -> None:
-    from pixelforge.api import account, jobs, submissions  # noqa: F401  (routes register on bp)
+    from pixelforge.api import account, jobs, submissions, webhooks  # noqa: F401  (routes register on bp)
     from pixelforge.api.docs import docs
     from pixelforge.extensions import csrf, limiter
 
