@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import current_app, g
 
 from pixelforge import keycache
+from pixelforge.internal_requests import is_internal
 from pixelforge.extensions import db
 from pixelforge.models import ApiKey, User, utcnow
 
@@ -115,7 +116,7 @@ def load_user_from_request(request) -> User | None:
         return None
     digest = hash_key(token)
     epoch = None
-    if request.method in ("GET", "HEAD") and request.path.startswith("/api/"):
+    if request.method in ("GET", "HEAD") and request.path.startswith("/api/") and not is_internal(request):
         cached, epoch = keycache.owner_for_read(digest)  # the epoch is read before the database: see keycache
         if cached is not None:
             return cached

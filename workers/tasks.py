@@ -195,6 +195,7 @@ def _fail(job_id: str, code: str, message: str) -> str:
 
 def _observe(job_id: str) -> None:
     """The ended job's queue wait and run time into the cluster's histograms (/metrics); never fails the job."""
+    from pixelforge.eta import record_run
     from pixelforge.metrics import observe_job
     from pixelforge.queue import get_redis
 
@@ -202,8 +203,10 @@ def _observe(job_id: str) -> None:
         job = db.session.get(Job, job_id)
         if job is None or job.started_at is None or job.finished_at is None:
             return
-        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(),
-                    (job.finished_at - job.started_at).total_seconds())
+        run = (job.finished_at - job.started_at).total_seconds()
+        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(), run)
+        if job.status == JobStatus.DONE:
+            record_run(get_redis(), job.operation, run)
     except Exception as exc:  # metrics are worth less than the job: log and go on
         log.warning("could not record metrics for job %s: %s", job_id, exc)
     finally:

@@ -7,6 +7,7 @@ from flask_login import current_user
 from pixelforge import ratelimit
 from pixelforge.api.errors import ApiError, register_error_handlers
 from pixelforge.extensions import db
+from pixelforge.internal_requests import is_internal
 from pixelforge.models import User
 from pixelforge.plans import get_plan
 
@@ -33,6 +34,8 @@ def authenticate_and_limit():
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "upload_too_large", f"the request body is over the {limit:,}-byte upload limit")
     counted = g.pop("counted_read", None)  # a read keycache counted while it found the key
+    if is_internal(request):  # the live layer finishing a request that was counted when it came in
+        return
     if request.method == "POST":
         g.rate_decision = ratelimit.check_submission(current_user.id, plan)
     elif counted is not None:

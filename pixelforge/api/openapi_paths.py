@@ -32,8 +32,8 @@ LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum"
 
 EVENTS_DESCRIPTION = (
     "Server-Sent Events: each event's name is the job's state (queued, processing, progress, done, failed, "
-    "cancelled) and its data the job's JSON (a `progress` event carries job_id, status and progress only). A queued "
-    "job's events include queue_position and eta_seconds. The stream ends after the final job. Served without the "
+    "cancelled) and its data the job's JSON (`processing` and `progress` events carry job_id, status and "
+    "progress only). The first event is the job as it is, with queue_position and eta_seconds while it waits. The stream ends after the final job. Served without the "
     "live layer (a plain WSGI server), it holds the current state only, with `retry:` so EventSource reconnects.")
 
 
