@@ -23,6 +23,7 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
 
     from pixelforge import create_app
     from pixelforge.bodies import BodyLimits, BufferedBodies
+    from pixelforge.live import LiveJobs
     from pixelforge.web import install_request_id_logging
 
     if not logging.getLogger().handlers:  # served by gunicorn/uvicorn: our records need a handler too
@@ -34,7 +35,8 @@ def create_asgi_app(flask_app: Flask | None = None, with_playground: bool = True
         _mount_playground(root, flask_app)
     if with_site:
         flask_threads = WSGIMiddleware(flask_app, workers=flask_app.config["WEB_THREADS"])
-        root.mount("/", BufferedBodies(flask_threads, BodyLimits.from_config(flask_app.config)))
+        site = BufferedBodies(flask_threads, BodyLimits.from_config(flask_app.config))
+        root.mount("/", LiveJobs(site, flask_app))  # waits and event streams on the loop, not in Flask's threads
     return root
 
 

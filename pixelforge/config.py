@@ -98,6 +98,17 @@ class Defaults:
     METRICS_TOKEN: str | None = None  # when set, /metrics needs `Authorization: Bearer <token>`; else loopback only
     TRUST_PROXY_HEADERS = False  # honour X-Forwarded-* from one reverse proxy
 
+    # Jobs that tell you (webhooks, waiting, live events) and inputs by URL
+    PUBLIC_URL: str | None = None  # the site's root for links in webhooks; default: as each job's submitter saw it
+    WEBHOOK_ALLOW_HOSTS = ""  # hosts (names or IPs, comma-separated) webhooks and image_url may reach on private,
+    #                          loopback or link-local addresses, e.g. "127.0.0.1,hooks.internal"; others: 422
+    WEBHOOK_TIMEOUT_SECONDS = 10.0  # one delivery attempt (connect + answer)
+    WEBHOOK_RETRY_SECONDS = [5, 300, 1800, 7200, 18000, 36000, 36000]  # waits between attempts (~28 h in all)
+    WEBHOOK_REQUEUE_SECONDS = 60.0  # a queued attempt not sent by then is queued again (its entry was lost)
+    DOWNLOAD_WAIT_SECONDS = 30.0  # GET /jobs/<id>/download of an active job waits this long before 409
+    IMAGE_URL_TIMEOUT_SECONDS = 15.0  # fetching an image_url, all of it
+    EVENT_RETENTION_SECONDS = 7 * 24 * 3600  # job events and finished webhook deliveries are deleted after this
+
 
 def instance_path_from_env(default: str | None = None) -> str:
     """The instance folder: PIXELFORGE_INSTANCE, else ./instance in the working directory."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, update
 
+from pixelforge import lifecycle
 from pixelforge.extensions import db
 from pixelforge.models import CreditEntry, Job, JobStatus, User
 
@@ -32,7 +33,8 @@ def reserve_credits(user_id: int, cost: int, job_id: str) -> None:
 
 
 def finish_unsuccessfully(job_id: str, status: str, error_code: str, error_message: str, now) -> bool:
-    """Move an active job to failed/cancelled and refund it, exactly once. Commits; True if this call did it.
+    """Move an active job to failed/cancelled and refund it, exactly once, with its event (lifecycle). Commits;
+    True if this call did it.
 
     The status transition is itself the guard: only the one UPDATE that sees the job still active
     wins, so a reaper, a worker and a cancel racing each other refund once between them.
@@ -50,7 +52,9 @@ def finish_unsuccessfully(job_id: str, status: str, error_code: str, error_messa
     db.session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.credits))
     db.session.add(CreditEntry(user_id=job.user_id, job_id=job_id, delta=job.credits, reason="refund",
                                note=error_code))
+    transition = lifecycle.record(db.session, job_id, status, with_webhooks=bool(job.webhook_url))
     db.session.commit()
+    transition.announce()
     return True
 
 

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import or_, and_
 
-from pixelforge import credits, images, queue, routing
+from pixelforge import credits, images, lifecycle, queue, routing, sources
+from pixelforge.job_options import JobOptions
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.operations import Operation, ValidationFailed
@@ -56,27 +57,42 @@ class Submission:
     mask_header: images.ImageHeader | None = None
 
 
-def submit(user: User, operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None) -> Job:
+def submit(user: User, operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None,
+           options: JobOptions | None = None) -> Job:
     """The one way a job comes in (API and playground), cheapest refusal first, so that a refused request costs no
     decode: 422 for what the request and the image headers show → 402 → 422 for pixels that do not decode or a
-    mask that marks nothing or everything (decoded within the web's budget) → 503 → charge, store and queue."""
-    submission = validate_submission(operation, form, image, mask, user.plan)
+    mask that marks nothing or everything (decoded within the web's budget) → 503 → charge, store and queue.
+
+    options (the API's): an image by URL or by job (fetched after a first, free 402 check), and a webhook.
+    """
+    options = options or JobOptions()
+    image_param = "image"
+    if options.remote_source:
+        if image is not None:
+            raise ValidationFailed("send the image one way: image, image_url or image_job_id", "image",
+                                   "image_source_conflict")
+        cost = operation.cost(operation.validate(form))
+        if user.credits < cost:  # before fetching: a caller who cannot pay costs no download either
+            raise credits.InsufficientCredits(cost, user.credits)
+        image, image_param = sources.remote_image(user, options)
+    submission = validate_submission(operation, form, image, mask, user.plan, image_param)
     check_affordable(user, submission)
     check_pixels(submission)
-    return submit_job(user, submission)
+    return submit_job(user, submission, options)
 
 
 def validate_submission(operation: Operation, form: dict[str, str], image: bytes | None, mask: bytes | None,
-                        plan_name: str) -> Submission:
+                        plan_name: str, image_param: str = "image") -> Submission:
     """Check parameters and what the image and mask headers show; raise ValidationFailed (422) on the first problem.
 
     Nothing is decoded here: check_pixels does that, once the caller is known to afford the job.
     """
     config = current_app.config
     if image is None:
-        raise ValidationFailed("image is required: send it as a file field named 'image'", "image", "missing_file")
+        raise ValidationFailed("image is required: send it as a file field named 'image' (or give image_url or "
+                               "image_job_id)", "image", "missing_file")
     params = operation.validate(form)
-    header = images.read_header(image, "image", config["MAX_INPUT_PIXELS"])
+    header = images.read_header(image, image_param, config["MAX_INPUT_PIXELS"])
     size = header.oriented_size
     mask_header = None
     if operation.needs_mask:
@@ -112,10 +128,12 @@ def check_pixels(submission: Submission) -> None:
         images.check_mask(submission.mask, submission.mask_header, "mask")
 
 
-def submit_job(user: User, submission: Submission) -> Job:
-    """Charge, store and queue a job; raises InsufficientCredits (402), QueueUnavailable (503), StorageFull (507),
-    StorageError (502)."""
+def submit_job(user: User, submission: Submission, options: JobOptions | None = None) -> Job:
+    """Charge, store and queue a job, with its `queued` event; raises InsufficientCredits (402), QueueUnavailable
+    (503), StorageFull (507), StorageError (502)."""
     operation, params = submission.operation, submission.params
+    options = options or JobOptions()
+    webhook = options.webhook
     cost = operation.cost(params)
     if user.credits < cost:
         raise credits.InsufficientCredits(cost, user.credits)
@@ -136,11 +154,14 @@ def submit_job(user: User, submission: Submission) -> Job:
 
     job = Job(id=job_id, user_id=user.id, operation=operation.name, params=params, status=JobStatus.QUEUED,
               credits=cost, input_key=input_key, mask_key=mask_key, input_width=submission.header.width,
-              input_height=submission.header.height, created_at=utcnow())
+              input_height=submission.header.height, created_at=utcnow(),
+              webhook_url=webhook.url if webhook else None, webhook_events=webhook.events if webhook else None,
+              public_url=options.public_url if webhook else None)
     try:
         db.session.add(job)
         db.session.flush()  # the ledger row refers to the job
         credits.reserve_credits(user.id, cost, job_id)
+        lifecycle.record(db.session, job_id, JobStatus.QUEUED, with_webhooks=False)  # nobody can be listening yet
         db.session.commit()
     except credits.InsufficientCredits:
         db.session.rollback()

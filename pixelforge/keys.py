@@ -11,6 +11,7 @@ from datetime import timedelta
 from flask import current_app, g
 
 from pixelforge import keycache
+from pixelforge.internal_requests import is_internal
 from pixelforge.extensions import db
 from pixelforge.models import ApiKey, User, utcnow
 
@@ -115,7 +116,7 @@ def load_user_from_request(request) -> User | None:
         return None
     digest = hash_key(token)
     epoch = None
-    if request.method in ("GET", "HEAD") and request.path.startswith("/api/"):
+    if request.method in ("GET", "HEAD") and request.path.startswith("/api/") and not is_internal(request):
         cached, epoch = keycache.owner_for_read(digest)  # the epoch is read before the database: see keycache
         if cached is not None:
             return cached
@@ -124,6 +125,7 @@ def load_user_from_request(request) -> User | None:
         g.auth_failure = "invalid"
         return None
     record, user = verified
+    g.api_key_webhook = (record.webhook_url, record.webhook_events) if record.webhook_url else None
     now = utcnow()
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now

@@ -1,4 +1,5 @@
-"""The database's tables: users, their API keys, their jobs, the credit ledger, and the shared secrets' fingerprints.
+"""The database's tables: users, their API keys, their jobs and the jobs' events, webhook deliveries, the credit
+ledger, and the shared secrets' fingerprints.
 
 A change here needs a migration: `pixelforge db revision -m "what changed"` (tests/test_migrations.py fails without).
 """
@@ -38,6 +39,7 @@ class User(UserMixin, db.Model):
     plan: Mapped[str] = mapped_column(String(32), default="free")
     credits: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    webhook_secret: Mapped[str | None] = mapped_column(String(64))  # "whsec_…", made on first use (webhooks.py)
 
     api_keys = relationship("ApiKey", back_populates="user", lazy="select")
 
@@ -61,6 +63,8 @@ class ApiKey(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    webhook_url: Mapped[str | None] = mapped_column(Text)  # the default for jobs submitted with this key
+    webhook_events: Mapped[str | None] = mapped_column(String(64))
 
     user = relationship("User", back_populates="api_keys")
 
@@ -99,8 +103,63 @@ class Job(db.Model):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
     expired_at: Mapped[datetime | None] = mapped_column(DateTime)  # inputs and result deleted (retention)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_events: Mapped[str | None] = mapped_column(String(64))  # comma-separated: completed,failed,…
+    public_url: Mapped[str | None] = mapped_column(String(300))  # the site's root as the submitter reached it
 
     user = relationship("User")
+
+
+class JobEvent(db.Model):
+    """One transition of a job (queued, processing, progress, done, failed, cancelled), written in the transaction
+    that made it: the job's history, and what webhooks and live streams are told (lifecycle.py)."""
+
+    __tablename__ = "job_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class WebhookDelivery(db.Model):
+    """One webhook message (Standard Webhooks: its id is the webhook-id) and where its delivery stands."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_user_created", "user_id", "created_at"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # msg_<hex>
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # completed | failed | cancelled | progress
+    url: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    schedule_start: Mapped[int] = mapped_column(Integer, default=0)  # attempts made before the last (re)delivery
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebhookAttempt(db.Model):
+    """One try at sending a delivery: the attempt log shown in the dashboard and the API."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class IdempotencyRecord(db.Model):

@@ -115,6 +115,28 @@ class TextParam:
         return raw.strip() or self.default
 
 
+@dataclass(frozen=True)
+class ColorParam(TextParam):
+    """A colour: #rgb, #rrggbb, #rrggbbaa or a CSS name; stored as #rrggbb or #rrggbbaa. A text parameter to
+    everything that shows parameters (the playground's text box), a colour to validation."""
+
+    def parse(self, raw: str) -> str | None:
+        from PIL import ImageColor
+
+        text = raw.strip(ASCII_SPACE).lower()
+        if not text:
+            return None
+        if len(text) > 32 or not re.fullmatch(r"#?[0-9a-f]{3,8}|[a-z]+", text):
+            raise ValidationFailed(f"{self.name} must be a colour such as #ffffff or white, got {raw[:40]!r}",
+                                   self.name, "invalid_color")
+        try:
+            rgba = ImageColor.getrgb(text if not re.fullmatch(r"[0-9a-f]{3,8}", text) else "#" + text)
+        except ValueError:
+            raise ValidationFailed(f"{self.name} must be a colour such as #ffffff or white, got {raw[:40]!r}",
+                                   self.name, "invalid_color") from None
+        return "#" + "".join(f"{c:02x}" for c in (rgba if len(rgba) == 4 and rgba[3] != 255 else rgba[:3]))
+
+
 Param = IntParam | FloatParam | ChoiceParam | BoolParam | TextParam
 
 
@@ -126,11 +148,32 @@ class Operation:
     cost: Callable[[dict], int]
     needs_mask: bool = False
     output_scale: Callable[[dict], int] = lambda params: 1
-    result_format: Callable[[dict], str] = lambda params: "png"
     extra_checks: tuple[Callable[[dict], None], ...] = field(default_factory=tuple)
+    aliases: dict[str, str] = field(default_factory=dict)  # an older field name → the parameter it now is
 
     def validate(self, form: dict[str, str]) -> dict[str, Any]:
         """Parse form fields into typed params with defaults; unknown fields are refused."""
+        form, renamed = self._unalias(form)
+        try:
+            return self._validate(form)
+        except ValidationFailed as exc:
+            if exc.param in renamed:  # speak of the field as the caller named it
+                raise ValidationFailed(exc.message.replace(exc.param, renamed[exc.param]), renamed[exc.param],
+                                       exc.code) from None
+            raise
+
+    def _unalias(self, form: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+        renamed = {}
+        for alias, name in self.aliases.items():
+            if alias in form:
+                if name in form:
+                    raise ValidationFailed(f"{alias} is the older name of {name}; send one of them", alias,
+                                           "duplicate_field")
+                form = {(name if key == alias else key): value for key, value in form.items()}
+                renamed[name] = alias
+        return form, renamed
+
+    def _validate(self, form: dict[str, str]) -> dict[str, Any]:
         known = {p.name for p in self.params}
         for name in form:
             if name not in known:
@@ -155,25 +198,36 @@ def _inpaint_steps_run(params: dict) -> None:
                                "strength")
 
 
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+# Every operation's result encoding: alpha is kept where the format has it (PNG, WebP), JPEG is flattened onto
+# white (or remove-background's bg_color); the quality applies to JPEG and WebP (PNG is lossless).
+OUTPUT = (ChoiceParam("output_format", "png", OUTPUT_FORMATS), IntParam("output_quality", None, 1, 100, optional=True))
+
 OPERATIONS: dict[str, Operation] = {op.name: op for op in (
     Operation("upscale", "Upscale an image 2x or 4x.",
-              (IntParam("scale", 2, 2, 4, choices=(2, 4)),),
+              (IntParam("scale", 2, 2, 4, choices=(2, 4)), *OUTPUT),
               cost=lambda p: 1 if p["scale"] == 2 else 2, output_scale=lambda p: p["scale"]),
-    Operation("remove-background", "Remove the background; returns a transparent image.",
-              (ChoiceParam("format", "png", ("png", "webp")),
+    Operation("remove-background", "Remove the background; returns a transparent image (or one on bg_color, or "
+                                   "the mask alone).",
+              (*OUTPUT,
                ChoiceParam("model", None, ("isnet-general-use", "u2net"), optional=True),
-               BoolParam("alpha_matting", False)),
-              cost=lambda p: 1, result_format=lambda p: p["format"]),
+               BoolParam("alpha_matting", False),
+               ColorParam("bg_color", None, "MAX_PROMPT_CHARS", optional=True),
+               ChoiceParam("channels", "rgba", ("rgba", "alpha")),
+               BoolParam("crop", False),
+               IntParam("crop_margin", 0, 0, 2000)),
+              cost=lambda p: 1, aliases={"format": "output_format"}),
     Operation("restore-face", "Restore faces in old or damaged photos.",
-              (FloatParam("fidelity", 0.7, 0.0, 1.0),), cost=lambda p: 1),
-    Operation("enhance", "Improve colour, exposure, contrast and sharpness.", (), cost=lambda p: 1),
-    Operation("erase-object", "Erase what a mask covers (white = erase).", (), cost=lambda p: 1, needs_mask=True),
+              (FloatParam("fidelity", 0.7, 0.0, 1.0), *OUTPUT), cost=lambda p: 1),
+    Operation("enhance", "Improve colour, exposure, contrast and sharpness.", OUTPUT, cost=lambda p: 1),
+    Operation("erase-object", "Erase what a mask covers (white = erase).", OUTPUT, cost=lambda p: 1,
+              needs_mask=True),
     Operation("inpaint", "Replace the masked area with content guided by a prompt.",
               (TextParam("prompt", "high quality photo", "MAX_PROMPT_CHARS"),
                IntParam("steps", 30, 1, 150),
                FloatParam("cfg_scale", 7.0, 0.0, 30.0),
                FloatParam("strength", 0.85, 0.0, 1.0, low_exclusive=True),
-               IntParam("seed", None, 0, 2**32 - 1, optional=True)),
+               IntParam("seed", None, 0, 2**32 - 1, optional=True), *OUTPUT),
               cost=lambda p: 2, needs_mask=True, extra_checks=(_inpaint_steps_run,)),
 )}
 

@@ -1,4 +1,5 @@
-"""`pixelforge serve`: an embedded Redis, the web server and job workers, started and stopped together.
+"""`pixelforge serve`: an embedded Redis, the web server, job workers and the webhook sender, started and stopped
+together.
 
 Workers that die (a crash, an OOM kill, `kill -9`) are restarted; the web server dying stops everything.
 The supervisor also runs the job upkeep (reaping, requeueing, expiry), so a job's refund never waits for a
@@ -40,6 +41,7 @@ class Supervisor:
         self.redis: EmbeddedRedis | None = None
         self.web: subprocess.Popen | None = None
         self.workers: WorkerPool | None = None
+        self.senders: WorkerPool | None = None  # the webhook sender
         self.stopping = False
         self.env = os.environ.copy()
         self.children: ChildRegistry | None = None  # set once this supervisor owns the instance's record
@@ -59,6 +61,8 @@ class Supervisor:
             self.env["PIXELFORGE_WORKER_TORCH_THREADS"] = str(max(1, spare // self.options.job_workers))
         self.workers = WorkerPool(self.options.job_workers, self.env)
         self.workers.start()
+        self.senders = WorkerPool(1, self.env, command="webhooks")
+        self.senders.start()
         self.web = self._spawn_web()
         self._record_children()
 
@@ -71,7 +75,7 @@ class Supervisor:
 
     def _record_children(self) -> None:
         """Note every process below this one (gunicorn's worker included) for a later start to check."""
-        pids = [self.web.pid, *self.workers.pids()]
+        pids = [self.web.pid, *self.workers.pids(), *self.senders.pids()]
         if self.redis is not None and self.redis.process is not None:
             pids.append(self.redis.process.pid)
         self.children.record(pids)
@@ -105,7 +109,7 @@ class Supervisor:
                 log.error("embedded Redis exited; restarting it")
                 self.redis.start()
                 last_upkeep = 0.0  # requeue at once what the restart lost (and record the new child)
-            if self.workers.restart_dead():
+            if self.workers.restart_dead() + self.senders.restart_dead():
                 self._record_children()
             if time.monotonic() - last_upkeep > self.app.config["UPKEEP_EVERY_SECONDS"]:
                 last_upkeep = time.monotonic()
@@ -130,8 +134,9 @@ class Supervisor:
         self.stopping = True
         if self.web is not None and self.web.poll() is None:
             self.web.send_signal(signal.SIGTERM)
-        if self.workers is not None:
-            self.workers.stop()
+        for pool in (self.workers, self.senders):
+            if pool is not None:
+                pool.stop()
         if self.web is not None:
             try:
                 self.web.wait(15)

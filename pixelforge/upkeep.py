@@ -1,4 +1,5 @@
-"""Keeping the job table honest over time: reap abandoned jobs, requeue lost ones, delete expired files.
+"""Keeping the job table honest over time: reap abandoned jobs, requeue lost ones, send due webhook retries, delete
+expired files and old events.
 
 Run once per UPKEEP_EVERY_SECONDS for the whole cluster (run_upkeep_once_per_cluster: whichever worker, worker pool
 or `serve` gets the Redis lock); all of it is idempotent, so running twice is safe (each refund is guarded by a
@@ -100,11 +101,29 @@ def purge_expired_results(batch: int = 500) -> int:
     return purged
 
 
+def purge_old_events(batch: int = 5000) -> int:
+    """Forget job events, and webhook deliveries that are settled, older than EVENT_RETENTION_SECONDS."""
+    from pixelforge.models import JobEvent, WebhookAttempt, WebhookDelivery
+
+    cutoff = utcnow() - timedelta(seconds=current_app.config["EVENT_RETENTION_SECONDS"])
+    old = db.select(WebhookDelivery.id).where(WebhookDelivery.created_at < cutoff,
+                                              WebhookDelivery.status.in_(("delivered", "failed"))).limit(batch)
+    ids = db.session.scalars(old).all()
+    if ids:
+        db.session.execute(db.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(ids)))
+        db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.id.in_(ids)))
+    events = db.session.execute(db.delete(JobEvent).where(JobEvent.created_at < cutoff))
+    db.session.commit()
+    return len(ids) + (events.rowcount or 0)
+
+
 def run_upkeep(include_requeue: bool = True) -> None:
     """One round of every upkeep task, each isolated so one failing does not stop the others."""
     from pixelforge.idempotency import purge_idempotency_records
+    from pixelforge.webhooks import dispatch_due_deliveries
 
-    tasks = [reap_jobs, purge_expired_results, purge_idempotency_records]
+    tasks = [reap_jobs, dispatch_due_deliveries, purge_expired_results, purge_idempotency_records,
+             purge_old_events]
     if include_requeue:
         tasks.insert(1, requeue_missing_jobs)
     for task in tasks:

@@ -26,8 +26,8 @@ QUICK_EXIT_SECONDS = 10.0  # a worker that exits sooner than this counts as fail
 class WorkerPool:
     """N `pixelforge worker` processes with one environment; restart_dead() is called from the owner's loop."""
 
-    def __init__(self, size: int, env: dict, worker_args: tuple[str, ...] = ()):
-        self.size, self.env, self.worker_args = size, env, worker_args
+    def __init__(self, size: int, env: dict, worker_args: tuple[str, ...] = (), command: str = "worker"):
+        self.size, self.env, self.worker_args, self.command = size, env, worker_args, command
         self.processes: list[subprocess.Popen | None] = [None] * size
         self._started_at = [0.0] * size
         self._quick_exits = [0] * size
@@ -40,7 +40,7 @@ class WorkerPool:
     def _spawn(self, index: int) -> None:
         # SIGKILL: a worker whose supervisor is gone cannot be trusted to finish; upkeep reaps its job and refunds it
         self.processes[index] = subprocess.Popen(
-            [sys.executable, "-m", "pixelforge.cli", "worker", *self.worker_args], env=self.env,
+            [sys.executable, "-m", "pixelforge.cli", self.command, *self.worker_args], env=self.env,
             preexec_fn=die_with_parent(signal.SIGKILL))
         self._started_at[index] = time.monotonic()
 
@@ -67,7 +67,7 @@ class WorkerPool:
         pause = min(MAX_BACKOFF_SECONDS, RESTART_BACKOFF_SECONDS * 2 ** self._quick_exits[index]) if quick else 0
         self._next_start[index] = now + pause
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with {code}"
-        log.warning("job worker %d %s; restarting it%s", index, how, f" in {pause:.0f} s" if pause else "")
+        log.warning("%s %d %s; restarting it%s", self.command, index, how, f" in {pause:.0f} s" if pause else "")
 
     def stop(self, timeout: float = 15.0) -> None:
         running = [p for p in self.processes if p is not None and p.poll() is None]
@@ -93,14 +93,17 @@ def run_pool(app, size: int, worker_args: tuple[str, ...] = ()) -> int:
 
     env = {**os.environ, "PIXELFORGE_INSTANCE": app.instance_path, "REDIS_URL": app.config["REDIS_URL"]}
     pool, stopping = WorkerPool(size, env, worker_args), []
+    sender = WorkerPool(1, env, command="webhooks")  # webhooks go out from the host that runs the jobs
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))
     pool.start()
-    log.info("worker pool of %d started (pids %s)", size, pool.pids())
+    sender.start()
+    log.info("worker pool of %d started (pids %s), webhook sender %s", size, pool.pids(), sender.pids())
     last_upkeep = 0.0
     try:
         while not stopping:
             pool.restart_dead()
+            sender.restart_dead()
             if time.monotonic() - last_upkeep > app.config["UPKEEP_EVERY_SECONDS"]:
                 last_upkeep = time.monotonic()
                 with app.app_context():
@@ -113,4 +116,5 @@ def run_pool(app, size: int, worker_args: tuple[str, ...] = ()) -> int:
             time.sleep(0.5)
     finally:
         pool.stop()
+        sender.stop()
     return 0

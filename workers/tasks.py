@@ -12,7 +12,7 @@ import time
 from flask import current_app
 from sqlalchemy import update
 
-from pixelforge import credits, images, thumbnails
+from pixelforge import credits, images, lifecycle, thumbnails
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
 from pixelforge.operations import ValidationFailed
@@ -52,15 +52,21 @@ def _claim(job_id: str, worker_name: str) -> Job | None:
         update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
         .values(status=JobStatus.PROCESSING, started_at=now, heartbeat_at=now, worker_name=worker_name, progress=0.0)
     )
-    db.session.commit()
     if result.rowcount != 1:
+        db.session.rollback()
         return None
+    transition = lifecycle.record(db.session, job_id, JobStatus.PROCESSING, with_webhooks=False)
+    db.session.commit()
+    transition.announce()
     return db.session.get(Job, job_id)
 
 
-def _progress_writer(job_id: str):
+def _progress_writer(job_id: str, progress_webhook: bool):
+    """The engine's progress callback: a throttled write of the row, announced to live streams; an event row
+    (and a progress webhook, when the job asked for one) each PROGRESS_EVENT_STEP."""
     engine = db.engine
     last_write = [time.monotonic()]  # a job shorter than the interval writes no progress at all
+    last_step = [0]
 
     def report(fraction: float) -> None:
         now = time.monotonic()
@@ -68,11 +74,20 @@ def _progress_writer(job_id: str):
             return
         last_write[0] = now
         value = min(max(float(fraction), 0.0), 0.99)
+        step = int(value / lifecycle.PROGRESS_EVENT_STEP)
+        transition = None
         with engine.begin() as connection:
             result = connection.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
                                         .values(progress=value, heartbeat_at=utcnow()))
+            if result.rowcount == 1 and step > last_step[0]:
+                last_step[0] = step
+                transition = lifecycle.record(connection, job_id, "progress", round(value, 4), progress_webhook)
         if result.rowcount == 0:
             raise JobStopped(f"job {job_id} was ended while it ran")
+        if transition is not None:
+            transition.announce()
+        else:
+            lifecycle.announce_progress(job_id, round(value, 4))
 
     return report
 
@@ -84,6 +99,7 @@ def run_job(job_id: str) -> str:
 
     from workers.engines import run_operation
     from workers.engines.base import EngineError, EngineInput
+    from workers.output import encode, finish
 
     rq_job = get_current_job()
     worker_name = (rq_job.worker_name if rq_job is not None else None) or "inline"
@@ -93,6 +109,8 @@ def run_job(job_id: str) -> str:
         db.session.remove()
         return "skipped"
     operation, params, input_key, mask_key = job.operation, dict(job.params), job.input_key, job.mask_key
+    has_webhook = bool(job.webhook_url)
+    progress_webhook = has_webhook and "progress" in (job.webhook_events or "")
     db.session.remove()  # no connection or transaction held open during compute
     CurrentJob.set(job_id)
     try:
@@ -102,17 +120,13 @@ def run_job(job_id: str) -> str:
         mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
         deep = images.decode_deep(source) if operation in DEEP_OPERATIONS else None
         output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep,
-                                                      progress=_progress_writer(job_id)),
+                                                      progress=_progress_writer(job_id, progress_webhook)),
                                current_app.config["MODELS_DIR"])
-        level = current_app.config["PNG_COMPRESS_LEVEL"]
-        if output.deep is not None:
-            data, content_type = images.encode_deep_png(output.deep, level), "image/png"
-        else:
-            fmt = "webp" if params.get("format") == "webp" else "png"
-            data, content_type = images.encode_result(output.image, fmt, level)
+        output = finish(operation, output, params)
+        data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
         result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
         storage.put(result_key, data)
-        return _finish(job_id, result_key, content_type, output)
+        return _finish(job_id, result_key, content_type, output, has_webhook)
     except JobStopped:
         log.info("job %s was cancelled or reaped while running; stopped it", job_id)
         return "stopped"
@@ -149,7 +163,7 @@ def _store_thumbnail(storage, job_id: str, output) -> None:
         log.warning("could not store the thumbnail of job %s: %s", job_id, exc)
 
 
-def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
+def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook: bool = False) -> str:
     _store_thumbnail(get_storage(), job_id, output)
     result = db.session.execute(
         update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
@@ -159,7 +173,11 @@ def _finish(job_id: str, result_key: str, content_type: str, output) -> str:
                                                                "bit_depth": 16 if output.deep is not None else 8},
                 finished_at=utcnow())
     )
+    transition = lifecycle.record(db.session, job_id, JobStatus.DONE, with_webhooks=has_webhook) \
+        if result.rowcount == 1 else None
     db.session.commit()
+    if transition is not None:
+        transition.announce()
     if result.rowcount != 1:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
@@ -181,6 +199,7 @@ def _fail(job_id: str, code: str, message: str) -> str:
 
 def _observe(job_id: str) -> None:
     """The ended job's queue wait and run time into the cluster's histograms (/metrics); never fails the job."""
+    from pixelforge.eta import record_run
     from pixelforge.metrics import observe_job
     from pixelforge.queue import get_redis
 
@@ -190,9 +209,11 @@ def _observe(job_id: str) -> None:
             return
         from workers.device import device_name
 
-        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(),
-                    (job.finished_at - job.started_at).total_seconds(),
+        run = (job.finished_at - job.started_at).total_seconds()
+        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(), run,
                     (job.engine or "none", device_name(), job.status))
+        if job.status == JobStatus.DONE:
+            record_run(get_redis(), job.operation, run)
     except Exception as exc:  # metrics are worth less than the job: log and go on
         log.warning("could not record metrics for job %s: %s", job_id, exc)
     finally:

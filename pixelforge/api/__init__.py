@@ -7,6 +7,7 @@ from flask_login import current_user
 from pixelforge import ratelimit
 from pixelforge.api.errors import ApiError, register_error_handlers
 from pixelforge.extensions import db
+from pixelforge.internal_requests import is_internal
 from pixelforge.models import User
 from pixelforge.plans import get_plan
 
@@ -33,6 +34,8 @@ def authenticate_and_limit():
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "upload_too_large", f"the request body is over the {limit:,}-byte upload limit")
     counted = g.pop("counted_read", None)  # a read keycache counted while it found the key
+    if is_internal(request):  # the live layer finishing a request that was counted when it came in
+        return
     if request.method == "POST":
         g.rate_decision = ratelimit.check_submission(current_user.id, plan)
     elif counted is not None:
@@ -66,11 +69,26 @@ def add_rate_headers(response):
     if decision is not None and not decision.degraded:
         response.headers.update(decision.headers())
     response.headers["Cache-Control"] = "no-store"
+    _add_credit_headers(response)
     return response
 
 
+def _add_credit_headers(response) -> None:
+    """X-Credits-Charged and X-Credits-Remaining on the answers that can change a balance (submissions, cancels,
+    redeliveries) and on the account: the balance is read now, after this request's own charge or refund."""
+    remaining = g.get("credits_remaining")
+    if remaining is None and request.method == "POST" and isinstance(current_user._get_current_object(), User):
+        try:
+            remaining = db.session.scalar(db.select(User.credits).where(User.id == current_user.id))
+        except Exception:  # the answer matters more than its headers (e.g. the database is away: a 5xx already)
+            db.session.rollback()
+    if remaining is not None:
+        response.headers["X-Credits-Charged"] = str(g.get("credits_charged", 0))
+        response.headers["X-Credits-Remaining"] = str(remaining)
+
+
 def init_app(app: Flask) -> None:
-    from pixelforge.api import account, jobs, submissions  # noqa: F401  (routes register on bp)
+    from pixelforge.api import account, jobs, submissions, webhooks  # noqa: F401  (routes register on bp)
     from pixelforge.api.docs import docs
     from pixelforge.extensions import csrf, limiter
 

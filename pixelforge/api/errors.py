@@ -11,6 +11,7 @@ from pixelforge.operations import ValidationFailed
 from pixelforge.queue import QueueUnavailable
 from pixelforge.ratelimit import RateLimited
 from pixelforge.storage import StorageError, StorageFull
+from pixelforge.webhooks import DeliveryNotFound
 
 
 class ApiError(Exception):
@@ -47,6 +48,8 @@ def _for_domain_error(exc: Exception):
         return error_response(503, "service_unavailable", str(exc), headers={"Retry-After": "30"})
     if isinstance(exc, JobNotFound):
         return error_response(404, "job_not_found", "job not found")
+    if isinstance(exc, DeliveryNotFound):
+        return error_response(404, "delivery_not_found", "webhook delivery not found")
     if isinstance(exc, JobNotFinished):
         return error_response(409, "job_not_finished", str(exc))
     if isinstance(exc, JobHasNoResult):

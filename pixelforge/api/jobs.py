@@ -1,9 +1,13 @@
-"""GET /api/v1/jobs, /jobs/<id>, /jobs/<id>/download."""
+"""GET /api/v1/jobs, /jobs/<id>, /jobs/<id>/events, /jobs/<id>/download; POST /jobs/<id>/cancel."""
 from __future__ import annotations
+
+import json
 
 from flask import Response, request
 from flask_login import current_user
 
+from pixelforge.eta import estimate
+from pixelforge.models import JobStatus
 from pixelforge.api import bp, caller_row
 from pixelforge.api.responses import job_body
 from pixelforge.images import EXTENSIONS
@@ -23,7 +27,28 @@ def list_my_jobs():
 
 @bp.get("/jobs/<job_id>")
 def show_job(job_id: str):
-    return job_body(job_snapshot(current_user, job_id), current_user.plan)
+    return _live_body(job_snapshot(current_user, job_id))
+
+
+def _live_body(row) -> dict:
+    """The job with where it stands in the queue and its likely time to go (active jobs)."""
+    return {**job_body(row, current_user.plan), **estimate(row)}
+
+
+FOLLOW_HEADER = "X-PixelForge-Follow"  # for the live layer: the job is active, keep the stream open
+
+
+@bp.get("/jobs/<job_id>/events")
+def job_events(job_id: str):
+    """The job's current state as one Server-Sent Event. The live layer (pixelforge/live/stream.py) keeps the
+    stream open and adds each later event; without it, a client's EventSource reconnects after `retry`."""
+    row = job_snapshot(current_user, job_id)
+    text = f"retry: 2000\nevent: {row.status}\ndata: {json.dumps(_live_body(row), separators=(',', ':'))}\n\n"
+    response = Response(text, mimetype="text/event-stream")
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: pass each event on as it comes
+    if row.status in JobStatus.ACTIVE:
+        response.headers[FOLLOW_HEADER] = "1"
+    return response
 
 
 @bp.get("/jobs/<job_id>/download")

@@ -5,9 +5,12 @@ from typing import Any
 
 from flask import Flask
 
-from pixelforge.operations import (OPERATIONS, BoolParam, ChoiceParam, FloatParam, IntParam, Operation, Param,
-                                   TextParam)
+from pixelforge.api.openapi_paths import (CREDIT_HEADERS, READ_ERRORS, errors, header_refs, job_routes, ok,
+                                          webhook_routes)
+from pixelforge.operations import (OPERATIONS, BoolParam, ChoiceParam, ColorParam, FloatParam, IntParam, Operation,
+                                   Param, TextParam)
 from pixelforge.plans import PLANS
+from pixelforge.webhooks import EVENTS
 
 API_VERSION = "1.0.0"
 FILE_PART = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}  # format: for generators
@@ -19,8 +22,8 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
     401: ("The API key is missing, invalid or revoked.", ["authentication_required", "invalid_api_key"]),
     402: ("The balance does not cover the job; nothing was charged.", ["insufficient_credits"]),
     403: ("The account's plan has no API access.", ["plan_without_api_access"]),
-    404: ("No such job among yours (other users' jobs are indistinguishable from missing ones).",
-          ["job_not_found", "not_found"]),
+    404: ("No such job (or webhook delivery) among yours (other users' are indistinguishable from missing ones); "
+          "on a submission, the image_job_id.", ["job_not_found", "delivery_not_found", "not_found"]),
     408: ("The request body stopped arriving, or took too long; the connection is closed.", ["request_timeout"]),
     409: ("Not finished yet, already final, or an Idempotency-Key reused with a different request.",
           ["job_not_finished", "job_already_final", "job_cancelled", "idempotency_conflict"]),
@@ -30,7 +33,9 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
           ["validation_error", "missing_file", "file_sent_as_text", "unknown_parameter", "unsupported_media_type",
            "invalid_encoding", "duplicate_field", "empty_file", "unsupported_format", "corrupt_image",
            "image_too_large", "animated_image", "output_too_large", "empty_mask", "full_mask",
-           "mask_size_mismatch"]),
+           "mask_size_mismatch", "invalid_url", "url_refused", "unresolvable_host", "image_source_conflict",
+           "fetch_failed", "fetch_too_large", "fetch_timeout", "job_has_no_result", "unknown_webhook_event",
+           "invalid_color", "invalid_idempotency_key"]),
     429: ("The plan's rate limit over the last 60 seconds is used up; retry after `Retry-After` seconds.",
           ["rate_limited"]),
     502: ("Storage failed, or (on download) the job failed and was refunded: the code is the job's own error code.",
@@ -40,8 +45,19 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
           "is busy checking other uploads; nothing was charged.", ["service_unavailable"]),
     507: ("Storage is full, so the upload could not be kept; nothing was charged.", ["insufficient_storage"]),
 }
-SUBMISSION_ERRORS = (401, 402, 403, 408, 409, 413, 422, 429, 502, 503, 507)
-READ_ERRORS = (401, 403, 429)
+SUBMISSION_ERRORS = (401, 402, 403, 404, 408, 409, 410, 413, 422, 429, 502, 503, 507)
+URL = {"type": "string", "format": "uri", "maxLength": 2000}
+OPTION_FIELDS = {
+    "image_url": {**URL, "description": "Instead of the image file: an http(s) URL to fetch it from (within the "
+                                        "upload limit and IMAGE_URL_TIMEOUT_SECONDS; redirects are not followed; "
+                                        "private, loopback and link-local addresses are refused)."},
+    "image_job_id": {"type": "string", "maxLength": 36,
+                     "description": "Instead of the image file: the result of one of your finished jobs."},
+    "webhook_url": {**URL, "description": "Where to POST the job's JSON when it moves (Standard Webhooks, signed "
+                                          "with GET /webhooks/secret's key); default: the API key's webhook."},
+    "webhook_events": {"type": "string", "pattern": f"^({'|'.join(EVENTS)})(,({'|'.join(EVENTS)}))*$",
+                       "description": "Comma-separated events to send (default completed,failed,cancelled)."},
+}
 
 
 def _param_schema(spec: Param, config) -> dict[str, Any]:
@@ -56,6 +72,9 @@ def _param_schema(spec: Param, config) -> dict[str, Any]:
         schema = {"type": "string", "enum": list(spec.choices)}
     elif isinstance(spec, BoolParam):
         schema = {"type": "boolean"}
+    elif isinstance(spec, ColorParam):
+        schema = {"type": "string", "maxLength": 32,
+                  "description": "A colour: #rgb, #rrggbb, #rrggbbaa or a CSS name such as white."}
     elif isinstance(spec, TextParam):
         schema = {"type": "string", "maxLength": int(config[spec.max_chars_setting])}
     else:  # a new parameter type must be described here before it can ship
@@ -63,39 +82,27 @@ def _param_schema(spec: Param, config) -> dict[str, Any]:
     if spec.default is not None and not spec.optional:
         schema["default"] = spec.default
     if spec.optional:
-        schema["description"] = "Optional; left out, the server chooses."
+        schema["description"] = (schema.get("description", "") + " Optional; left out, the server chooses.").strip()
     return schema
 
 
 def _request_body(operation: Operation, config) -> dict[str, Any]:
-    properties: dict[str, Any] = {"image": {**FILE_PART, "description": "PNG, JPEG or WebP, recognised by its bytes."}}
-    required = ["image"]
+    properties: dict[str, Any] = {"image": {**FILE_PART, "description": "PNG, JPEG or WebP, recognised by its bytes "
+                                                                        "(or image_url, or image_job_id)."}}
+    required = []
     if operation.needs_mask:
         properties["mask"] = {**FILE_PART, "description": "The image's size; white (or opaque) = the area to change."}
         required.append("mask")
     for spec in operation.params:
         properties[spec.name] = _param_schema(spec, config)
+    for alias, name in operation.aliases.items():
+        properties[alias] = {**properties[name], "deprecated": True, "description": f"The older name of {name}."}
+    properties.update(OPTION_FIELDS)
+    schema = {"type": "object", "properties": properties, "required": required, "additionalProperties": False,
+              "oneOf": [{"required": [source]} for source in ("image", "image_url", "image_job_id")]}
     return {"required": True, "content": {"multipart/form-data": {
-        "schema": {"type": "object", "properties": properties, "required": required, "additionalProperties": False},
-        "encoding": {"image": {"contentType": "image/png, image/jpeg, image/webp"}},
+        "schema": schema, "encoding": {"image": {"contentType": "image/png, image/jpeg, image/webp"}},
     }}}
-
-
-def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(status): {"$ref": f"#/components/responses/Error{status}"} for status in statuses}
-
-
-def _ok(description: str, schema_name: str, headers: tuple[str, ...] = ("X-Request-Id", "RateLimit")) -> dict:
-    return {"description": description, "headers": _headers(headers),
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}}}
-
-
-def _headers(names: tuple[str, ...]) -> dict[str, Any]:
-    refs = {}
-    for name in names:
-        group = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"] if name == "RateLimit" else [name]
-        refs.update({header: {"$ref": f"#/components/headers/{header}"} for header in group})
-    return refs
 
 
 def _submission(operation: Operation, config) -> dict[str, Any]:
@@ -103,15 +110,23 @@ def _submission(operation: Operation, config) -> dict[str, Any]:
     return {"post": {
         "operationId": f"submit_{operation.name.replace('-', '_')}",
         "summary": operation.summary,
-        "description": f"{operation.summary} Costs {cost_note}. Answers 202 at once; poll the job, then download.",
+        "description": f"{operation.summary} Costs {cost_note}. Answers 202 at once; then follow the job (its "
+                       "events, a webhook, or polls) and download the result. With `Prefer: wait`, answers 200 "
+                       "with the finished job when it ends within the wait.",
         "tags": ["operations"],
         "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"},
-                       {"$ref": "#/components/parameters/RequestId"}],
+                       {"$ref": "#/components/parameters/RequestId"},
+                       {"$ref": "#/components/parameters/Prefer"}],
         "requestBody": _request_body(operation, config),
-        "responses": {"202": _ok("Queued (or, with a replayed Idempotency-Key, the first response).", "Submitted",
-                                 ("X-Request-Id", "RateLimit", "Idempotent-Replayed")),
-                      **_errors(*SUBMISSION_ERRORS)},
+        "responses": {"200": ok("With Prefer: wait, the job finished within the wait (done, failed or cancelled).",
+                                "Job", SUBMITTED_HEADERS),
+                      "202": ok("Queued (or, with a replayed Idempotency-Key, the first response).", "Submitted",
+                                SUBMITTED_HEADERS),
+                      **errors(*SUBMISSION_ERRORS)},
     }}
+
+
+SUBMITTED_HEADERS = ("X-Request-Id", "RateLimit", "Idempotent-Replayed", *CREDIT_HEADERS, "Preference-Applied")
 
 
 def _cost_note(operation: Operation) -> str:
@@ -124,47 +139,13 @@ def _cost_note(operation: Operation) -> str:
     return f"{low} credit{'s' * (low != 1)}" if low == high else f"{low}–{high} credits by parameters"
 
 
-def _job_routes() -> dict[str, Any]:
-    job_id = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 36}}
-    request_id = {"$ref": "#/components/parameters/RequestId"}
-    return {
-        "/jobs": {"get": {
-            "operationId": "list_jobs", "summary": "Your jobs, newest first.", "tags": ["jobs"],
-            "parameters": [request_id,
-                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1,
-                                                                        "maximum": 100, "default": 20}},
-                           {"name": "cursor", "in": "query", "schema": {"type": "string"},
-                            "description": "next_cursor of the previous page."}],
-            "responses": {"200": _ok("A page of jobs.", "JobList"), **_errors(*READ_ERRORS, 422)}}},
-        "/jobs/{job_id}": {"get": {
-            "operationId": "get_job", "summary": "A job's status, progress, engine and result URL.",
-            "tags": ["jobs"], "parameters": [job_id, request_id],
-            "responses": {"200": _ok("The job.", "Job"), **_errors(*READ_ERRORS, 404)}}},
-        "/jobs/{job_id}/download": {"get": {
-            "operationId": "download_result", "summary": "The finished job's result image.", "tags": ["jobs"],
-            "parameters": [job_id, request_id,
-                           {"name": "download", "in": "query", "schema": {"type": "boolean"},
-                            "description": "true: served as an attachment with a file name."}],
-            "responses": {"200": {"description": "The result's bytes.", "headers": _headers(("X-Request-Id",)),
-                                  "content": {kind: {} for kind in ("image/png", "image/webp")}},
-                          **_errors(*READ_ERRORS, 404, 409, 410, 502)}}},
-        "/jobs/{job_id}/cancel": {"post": {
-            "operationId": "cancel_job", "summary": "Cancel a queued or processing job; it is refunded.",
-            "tags": ["jobs"], "parameters": [job_id, request_id],
-            "responses": {"200": _ok("The cancelled job.", "Job"), **_errors(401, 403, 404, 409, 429)}}},
-        "/account": {"get": {
-            "operationId": "get_account", "summary": "Your plan, balance and rate limits.", "tags": ["account"],
-            "parameters": [request_id],
-            "responses": {"200": _ok("The account.", "Account"), **_errors(*READ_ERRORS)}}},
-    }
-
-
 def build_document(app: Flask, server_url: str = "/api/v1") -> dict[str, Any]:
     """The whole document; `server_url` is where /api/v1 is reached from the reader's side."""
     from pixelforge.api.openapi_components import components
 
     paths: dict[str, Any] = {f"/{name}": _submission(op, app.config) for name, op in OPERATIONS.items()}
-    paths.update(_job_routes())
+    paths.update(job_routes())
+    paths.update(webhook_routes())
     plans = ", ".join(f"{plan.name} {plan.rpm}/min" for plan in PLANS.values() if plan.api_access)
     return {
         "openapi": "3.1.0",
@@ -172,11 +153,13 @@ def build_document(app: Flask, server_url: str = "/api/v1") -> dict[str, Any]:
                  "description": ("Image AI behind Bearer keys: submit a job, poll it, download the result. "
                                  f"Submissions per minute by plan: {plans}; reads get "
                                  f"{app.config['READ_RATE_MULTIPLIER']}× that. Errors are checked in the order "
-                                 "401 → 403 → 413 → 429 → 422 → 402 → 503.")},
+                                 "401 → 403 → 413 → 429 → 422 → 402 → 503 (with image_url or image_job_id: "
+                                 "422 from the fields → 402 → the fetch → 422 from the image → 503).")},
         "servers": [{"url": server_url}],
         "security": [{"bearerAuth": []}],
         "tags": [{"name": "operations", "description": "Submit a job (multipart form data)."},
-                 {"name": "jobs"}, {"name": "account"}],
+                 {"name": "jobs"}, {"name": "account"},
+                 {"name": "webhooks", "description": "Signed deliveries of your jobs' events, and their log."}],
         "paths": paths,
         "components": components(ERRORS, JOB_STATUSES, sorted(OPERATIONS)),
     }

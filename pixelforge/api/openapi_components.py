@@ -33,6 +33,11 @@ def _job_schema(statuses: list[str], operations: list[str]) -> dict[str, Any]:
                 "started_at": TIMESTAMP, "finished_at": TIMESTAMP, "result_expires_at": TIMESTAMP,
                 "input": {"type": "object", "properties": {"width": {"type": ["integer", "null"]},
                                                            "height": {"type": ["integer", "null"]}}},
+                "queue_position": {"type": ["integer", "null"], "minimum": 1,
+                                   "description": "While queued: 1 = the next job its queue will run."},
+                "eta_seconds": {"type": ["number", "null"], "minimum": 0,
+                                "description": "While active: seconds until it is likely done, from recent run "
+                                               "times."},
                 "result_url": {"type": ["string", "null"], "format": "uri"},
                 "result": {"type": ["object", "null"],
                            "description": "content_type, and what the engine reports (e.g. faces restored)."},
@@ -51,12 +56,40 @@ def _schemas(statuses: list[str], operations: list[str]) -> dict[str, Any]:
         "JobList": {"type": "object", "required": ["jobs", "next_cursor"],
                     "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
                                    "next_cursor": {"type": ["string", "null"]}}},
+        **_webhook_schemas(),
         "Account": {"type": "object", "required": ["email", "plan", "credits", "api_access", "rate_limits"],
                     "properties": {"email": {"type": "string"}, "plan": {"type": "string"},
                                    "credits": {"type": "integer"}, "api_access": {"type": "boolean"},
                                    "rate_limits": {"type": "object", "properties": {
                                        "submissions_per_minute": {"type": "integer"},
                                        "reads_per_minute": {"type": "integer"}}}}},
+    }
+
+
+def _webhook_schemas() -> dict[str, Any]:
+    nullable_int, text = {"type": ["integer", "null"]}, {"type": ["string", "null"]}
+    delivery = {"type": "object",
+                "required": ["delivery_id", "job_id", "event", "url", "status", "attempts", "created_at"],
+                "properties": {
+                    "delivery_id": {"type": "string", "description": "Also the webhook-id header of the message."},
+                    "job_id": {"type": "string"},
+                    "event": {"type": "string", "enum": ["completed", "failed", "cancelled", "progress"]},
+                    "url": {"type": "string"},
+                    "status": {"type": "string", "enum": ["pending", "sending", "delivered", "failed"]},
+                    "attempts": {"type": "integer", "minimum": 0},
+                    "last_status_code": nullable_int, "last_error": text,
+                    "next_attempt_at": TIMESTAMP, "created_at": TIMESTAMP, "delivered_at": TIMESTAMP,
+                    "payload": {"type": "object", "description": "The message: type, timestamp and the job as data."},
+                    "attempt_log": {"type": "array", "items": {"type": "object", "properties": {
+                        "number": {"type": "integer"}, "attempted_at": TIMESTAMP, "status_code": nullable_int,
+                        "error": text, "duration_ms": {"type": "integer"}}}},
+                }}
+    return {
+        "WebhookSecret": {"type": "object", "required": ["key"],
+                          "properties": {"key": {"type": "string", "pattern": "^whsec_"}}},
+        "WebhookDelivery": delivery,
+        "WebhookDeliveryList": {"type": "object", "required": ["deliveries"], "properties": {
+            "deliveries": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}},
     }
 
 
@@ -73,6 +106,11 @@ def _headers() -> dict[str, Any]:
         "Retry-After": {"description": "Seconds to wait before retrying.", "schema": integer},
         "Idempotent-Replayed": {"description": "true when this is the stored first response of an Idempotency-Key.",
                                 "schema": {"type": "string", "enum": ["true"]}},
+        "X-Credits-Charged": {"description": "Credits this request took (0 for a replay or a refusal).",
+                              "schema": integer},
+        "X-Credits-Remaining": {"description": "The account's balance after this request.", "schema": integer},
+        "Preference-Applied": {"description": "`wait=N` when a Prefer: wait was honoured (RFC 7240).",
+                               "schema": {"type": "string"}},
     }
 
 
@@ -105,6 +143,11 @@ def components(errors: dict[int, tuple[str, list[str]]], statuses: list[str], op
                                "description": "A retried submission with the same key returns the first response "
                                               "(and job) instead of charging again; reused with a different "
                                               "request: 409."},
+            "Prefer": {"name": "Prefer", "in": "header", "required": False,
+                       "schema": {"type": "string", "pattern": "^(.*[ ,;])?wait(=[0-9]+)?([ ,;].*)?$"},
+                       "description": "`wait` or `wait=N` (N ≤ 60 seconds): hold the answer until the job is final "
+                                      "(200 with the job) or N seconds pass (202 as usual). Holds no server thread "
+                                      "while it waits."},
             "RequestId": {"name": "X-Request-Id", "in": "header", "required": False,
                           "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
                           "description": "Your id for this request, echoed back and logged."},

@@ -1,12 +1,13 @@
 """POST /api/v1/<operation>: one route per catalogue entry, all through jobs.submit."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import g, jsonify, request
 from flask_login import current_user
 
 from pixelforge import idempotency
 from pixelforge.api import bp
 from pixelforge.api.formdata import read_submission
+from pixelforge.job_options import WebhookTarget, take_options
 from pixelforge.jobs import submit
 from pixelforge.operations import OPERATIONS, Operation, ValidationFailed
 
@@ -18,7 +19,11 @@ def _submit(operation: Operation):
     fields, uploads = read_submission()
 
     def handle():
-        job = submit(current_user, operation, fields, uploads["image"], uploads["mask"])
+        key_webhook = g.get("api_key_webhook")
+        operation_fields, options = take_options(fields, WebhookTarget(*key_webhook) if key_webhook else None,
+                                                 request.url_root)
+        job = submit(current_user, operation, operation_fields, uploads["image"], uploads["mask"], options)
+        g.credits_charged = job.credits
         return {"job_id": job.id, "status": job.status}, 202
 
     key = request.headers.get("Idempotency-Key")

@@ -1,4 +1,4 @@
-"""The `pixelforge` command: serve, web, playground, worker, workers, users, keys, models, db."""
+"""The `pixelforge` command: serve, web, playground, worker, workers, webhooks, users, keys, models, db."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +7,7 @@ import click
 
 from pixelforge.cli.accounts import keys, users
 from pixelforge.cli.db import db_group
-from pixelforge.cli.processes import playground, serve, web, worker, workers
+from pixelforge.cli.processes import playground, serve, web, webhooks, worker, workers
 
 
 class PixelForgeCommand(click.Group):
@@ -37,6 +37,7 @@ main.add_command(web)
 main.add_command(playground)
 main.add_command(worker)
 main.add_command(workers)
+main.add_command(webhooks)
 main.add_command(users)
 main.add_command(keys)
 main.add_command(db_group)

@@ -1,4 +1,4 @@
-"""`pixelforge serve` and `pixelforge worker`."""
+"""`pixelforge serve`, `pixelforge worker` and `pixelforge webhooks`."""
 from __future__ import annotations
 
 import sys
@@ -86,6 +86,19 @@ def worker(burst: bool, max_jobs: int | None, processes: int | None, queues: str
         run_worker(app, burst=burst, max_jobs=max_jobs, queues=queues)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@click.command()
+@click.option("--burst", is_flag=True, help="Exit when the webhook queue is empty.")
+def webhooks(burst: bool) -> None:
+    """Send webhook deliveries (`serve` and `worker --processes N` start one; run more on any host)."""
+    app = service_app()
+    if not app.config["REDIS_URL"]:
+        raise click.ClickException("no REDIS_URL set and no embedded Redis running; start `pixelforge serve` "
+                                   "or set REDIS_URL")
+    from pixelforge.webhook_sender import run_sender
+
+    run_sender(app, burst=burst)
 
 
 def service_app():

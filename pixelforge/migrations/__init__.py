@@ -20,7 +20,7 @@ from pixelforge.database import StartupRefused
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
-HEAD = "0002"  # the newest revision (tests/test_migrations.py checks it against the scripts); no alembic import
+HEAD = "0003"  # the newest revision (tests/test_migrations.py checks it against the scripts); no alembic import
 BASELINE = "0001"  # the schema of PixelForge 0.1, whose processes made their tables with create_all()
 BASELINE_TABLES = ("users", "api_keys", "jobs", "idempotency_records", "credit_entries")
 VERSION_TABLE = "alembic_version"

@@ -283,7 +283,8 @@ def test_the_queue_entry_carries_what_sizes_the_time_limit(app, api):
 
     job_id = api.submit("upscale", image_bytes(), scale="2").get_json()["job_id"]
     entry = Queue(app.config["QUEUE_NAME"], connection=get_redis()).fetch_job(job_id)
-    assert entry.meta == {"operation": "upscale", "params": {"scale": 2}, "pixels": 32 * 24}
+    assert entry.meta == {"operation": "upscale", "params": {"scale": 2, "output_format": "png", "output_quality": None},
+                          "pixels": 32 * 24}
 
 
 def test_abandoned_processing_job_is_reaped_on_read(app, api):

@@ -30,9 +30,11 @@ def test_every_catalogue_operation_is_described_with_its_parameters(document, na
     operation = OPERATIONS[name]
     post = document["paths"][f"/{name}"]["post"]
     body = post["requestBody"]["content"]["multipart/form-data"]["schema"]
-    assert body["required"] == (["image", "mask"] if operation.needs_mask else ["image"])
+    assert body["required"] == (["mask"] if operation.needs_mask else [])
+    assert body["oneOf"] == [{"required": [source]} for source in ("image", "image_url", "image_job_id")]
     assert set(body["properties"]) == {"image", *(["mask"] if operation.needs_mask else []),
-                                       *(spec.name for spec in operation.params)}
+                                       *(spec.name for spec in operation.params), *operation.aliases,
+                                       "image_url", "image_job_id", "webhook_url", "webhook_events"}
     for spec in operation.params:
         schema = body["properties"][spec.name]
         if not spec.optional:
@@ -51,7 +53,9 @@ def test_every_catalogue_operation_is_described_with_its_parameters(document, na
         elif isinstance(spec, TextParam):
             assert schema["maxLength"] > 0
     documented = set(post["responses"])
-    assert {"202", "401", "402", "403", "413", "422", "429", "503"} <= documented
+    assert {"200", "202", "401", "402", "403", "404", "409", "410", "413", "422", "429", "503"} <= documented
+    headers = set(post["responses"]["202"]["headers"])
+    assert {"X-Credits-Charged", "X-Credits-Remaining", "Preference-Applied"} <= headers
 
 
 def test_headers_and_error_codes_are_documented(document):

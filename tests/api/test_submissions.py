@@ -48,7 +48,7 @@ def test_erase_takes_image_and_mask(app, api):
 def test_defaults_are_filled_in(api):
     job_id = api.submit("upscale", image_bytes()).get_json()["job_id"]
     job = api.get(f"/jobs/{job_id}").get_json()
-    assert job["params"] == {"scale": 2}
+    assert job["params"] == {"scale": 2, "output_format": "png", "output_quality": None}
     assert job["status"] == "queued" and job["credits"] == 1 and job["progress"] == 0
 
 

@@ -65,6 +65,21 @@ def test_run_returns_the_result_and_errors_carry_code_param_and_request_id(servi
     assert unauthorised.value.code == "invalid_api_key"
 
 
+def test_run_uses_the_servers_wait_mode_instead_of_polling(service):
+    """One request learns the job's end (Prefer: wait), one downloads: no status polls."""
+    from pixelforge_client import Client
+
+    key = service.user_with_key("client-wait@example.com", credits=10)
+    sent = []
+    http = httpx.Client(timeout=60, event_hooks={"request": [lambda request: sent.append(
+        (request.method, request.url.path, request.headers.get("prefer")))]})
+    with Client(service.base, key, http=http) as client:
+        result = client.run("upscale", photo(), scale=2)
+    assert result.job.status == "done"
+    assert [(method, path.rsplit("/", 1)[-1], prefer) for method, path, prefer in sent] == [
+        ("POST", "upscale", "wait=55"), ("GET", "download", None)]
+
+
 class LosesFirstSubmissionResponse(httpx.HTTPTransport):
     """A network that delivers the first POST to the server but loses its answer, as a dropped connection does."""
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 
 from pixelforge_client.client import _job_id
-from pixelforge_client.core import (USER_AGENT, ImageInput, Job, Result, RetryPolicy, form_fields, image_part,
-                                    parse_json, poll_interval, resolve_settings)
+from pixelforge_client.core import (USER_AGENT, ImageInput, Job, Result, RetryPolicy, form_fields, image_parts,
+                                    parse_json, poll_interval, prefer_wait, resolve_settings)
 from pixelforge_client.errors import JobFailed, PixelForgeError, WaitTimeout
 from pixelforge_client.operations import OperationMethods
 
@@ -23,6 +23,7 @@ class AsyncClient(OperationMethods):
         self.base_url, api_key = resolve_settings(base_url, api_key)
         self.retry = retry or RetryPolicy()
         self._http = http or httpx.AsyncClient(timeout=timeout)
+        self.timeout = timeout
         self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT}
 
     async def __aenter__(self) -> "AsyncClient":
@@ -56,12 +57,11 @@ class AsyncClient(OperationMethods):
         response = await self._send(method, path, **kwargs)
         return parse_json(response.status_code, response.text, response.headers)
 
-    async def submit(self, operation: str, image: ImageInput, mask: ImageInput | None = None, *,
-                     idempotency_key: str | None = None, **params) -> Job:
-        files = [image_part("image", image)] + ([image_part("mask", mask)] if mask is not None else [])
-        headers = {"Idempotency-Key": idempotency_key or f"pfc-{uuid.uuid4()}"}
-        return Job.from_json(await self._json("POST", f"/{operation}", data=form_fields(params), files=files,
-                                              headers=headers))
+    async def submit(self, operation: str, image: ImageInput | None = None, mask: ImageInput | None = None, *,
+                     idempotency_key: str | None = None, wait: float | None = None, **params) -> Job:
+        headers = {"Idempotency-Key": idempotency_key or f"pfc-{uuid.uuid4()}", **prefer_wait(wait)}
+        return Job.from_json(await self._json("POST", f"/{operation}", data=form_fields(params),
+                                              files=image_parts(image, mask), headers=headers))
 
     async def get_job(self, job_id: str) -> Job:
         return Job.from_json(await self._json("GET", f"/jobs/{job_id}"))
@@ -102,5 +102,5 @@ class AsyncClient(OperationMethods):
 
     async def run(self, operation: str, image: ImageInput, mask: ImageInput | None = None, *,
                   output: str | Path | None = None, timeout: float = 600.0, **params) -> Result:
-        job = await self.wait(await self.submit(operation, image, mask, **params), timeout=timeout)
-        return await self.download(job, output)
+        submitted = await self.submit(operation, image, mask, wait=min(timeout, self.timeout - 5), **params)
+        return await self.download(await self.wait(submitted, timeout=timeout), output)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from pixelforge_client.core import (USER_AGENT, ImageInput, Job, Result, RetryPolicy, form_fields, image_part,
-                                    parse_json, poll_interval, resolve_settings)
+from pixelforge_client.core import (USER_AGENT, ImageInput, Job, Result, RetryPolicy, form_fields, image_parts,
+                                    parse_json, poll_interval, prefer_wait, resolve_settings)
 from pixelforge_client.errors import JobFailed, PixelForgeError, WaitTimeout
 from pixelforge_client.operations import OperationMethods
 
@@ -21,6 +21,7 @@ class Client(OperationMethods):
         self.base_url, api_key = resolve_settings(base_url, api_key)
         self.retry = retry or RetryPolicy()
         self._http = http or httpx.Client(timeout=timeout)
+        self.timeout = timeout
         self._headers = {"Authorization": f"Bearer {api_key}", "User-Agent": USER_AGENT}
 
     def __enter__(self) -> "Client":
@@ -54,12 +55,14 @@ class Client(OperationMethods):
         response = self._send(method, path, **kwargs)
         return parse_json(response.status_code, response.text, response.headers)
 
-    def submit(self, operation: str, image: ImageInput, mask: ImageInput | None = None, *,
-               idempotency_key: str | None = None, **params) -> Job:
-        """Queue a job and return it (status "queued"); retries reuse one Idempotency-Key, so one charge."""
-        files = [image_part("image", image)] + ([image_part("mask", mask)] if mask is not None else [])
-        headers = {"Idempotency-Key": idempotency_key or f"pfc-{uuid.uuid4()}"}
-        body = self._json("POST", f"/{operation}", data=form_fields(params), files=files, headers=headers)
+    def submit(self, operation: str, image: ImageInput | None = None, mask: ImageInput | None = None, *,
+               idempotency_key: str | None = None, wait: float | None = None, **params) -> Job:
+        """Queue a job and return it (status "queued"); retries reuse one Idempotency-Key, so one charge. With
+        wait=N (seconds, ≤ 60), the server holds the answer until the job ends (then the job is final) or N pass.
+        image may be None when params give image_url or image_job_id."""
+        headers = {"Idempotency-Key": idempotency_key or f"pfc-{uuid.uuid4()}", **prefer_wait(wait)}
+        body = self._json("POST", f"/{operation}", data=form_fields(params), files=image_parts(image, mask),
+                          headers=headers)
         return Job.from_json(body)
 
     def get_job(self, job_id: str) -> Job:
@@ -104,9 +107,10 @@ class Client(OperationMethods):
 
     def run(self, operation: str, image: ImageInput, mask: ImageInput | None = None, *,
             output: str | Path | None = None, timeout: float = 600.0, **params) -> Result:
-        """Submit, wait and download in one call."""
-        job = self.wait(self.submit(operation, image, mask, **params), timeout=timeout)
-        return self.download(job, output)
+        """Submit, wait and download in one call: the server's wait mode (Prefer: wait) first, so a job that ends
+        within it costs one request; polling only for a longer one, or a server without wait mode."""
+        submitted = self.submit(operation, image, mask, wait=min(timeout, self.timeout - 5), **params)
+        return self.download(self.wait(submitted, timeout=timeout), output)
 
 
 def _job_id(job: Job | str) -> str:

@@ -107,6 +107,18 @@ def image_part(name: str, image: ImageInput) -> tuple[str, tuple[str, bytes, str
     return name, (filename, data, content_type)
 
 
+def image_parts(image: ImageInput | None, mask: ImageInput | None) -> list:
+    """The multipart file parts: none when the image comes by image_url or image_job_id."""
+    return [image_part(name, value) for name, value in (("image", image), ("mask", mask)) if value is not None]
+
+
+def prefer_wait(seconds: float | None) -> dict[str, str]:
+    """The Prefer header of the server's wait mode (whole seconds, 1–60), or none."""
+    if not seconds or seconds < 1:
+        return {}
+    return {"Prefer": f"wait={int(min(seconds, 60))}"}
+
+
 def form_fields(params: dict[str, Any]) -> dict[str, str]:
     """Parameters as form fields; None means "the server's default" and is left out."""
     fields = {}

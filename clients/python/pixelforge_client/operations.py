@@ -17,12 +17,16 @@ class OperationMethods:
         """Upscale 2x (default, 1 credit) or 4x (2 credits)."""
         return self.submit("upscale", image, scale=scale, idempotency_key=idempotency_key)
 
-    def remove_background(self, image: ImageInput, *, format: Literal["png", "webp"] | None = None,
+    def remove_background(self, image: ImageInput, *, format: Literal["png", "jpeg", "webp"] | None = None,
                           model: Literal["isnet-general-use", "u2net"] | None = None,
-                          alpha_matting: bool | None = None, idempotency_key: str | None = None):
-        """A transparent cut-out (png by default; the best installed model unless one is named)."""
-        return self.submit("remove-background", image, format=format, model=model, alpha_matting=alpha_matting,
-                           idempotency_key=idempotency_key)
+                          alpha_matting: bool | None = None, bg_color: str | None = None,
+                          channels: Literal["rgba", "alpha"] | None = None, crop: bool | None = None,
+                          crop_margin: int | None = None, idempotency_key: str | None = None):
+        """A transparent cut-out (png by default; the best installed model unless one is named); bg_color lays it
+        on a colour, channels="alpha" gives the mask alone, crop cuts to the subject (with crop_margin pixels)."""
+        return self.submit("remove-background", image, output_format=format, model=model,
+                           alpha_matting=alpha_matting, bg_color=bg_color, channels=channels, crop=crop,
+                           crop_margin=crop_margin, idempotency_key=idempotency_key)
 
     def restore_face(self, image: ImageInput, *, fidelity: float | None = None, idempotency_key: str | None = None):
         """Restore faces; fidelity 0..1 (0.7; 1 keeps the original face)."""
