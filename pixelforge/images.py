@@ -139,7 +139,10 @@ def _decode_reduced_webp(data: bytes) -> np.ndarray:
     """The WebP at 1/8 scale (BGR), through OpenCV; ValueError when it does not decode."""
     import cv2
 
-    pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_8)
+    try:  # at 1/8 scale an image under 8 px would be 0 px wide: OpenCV asserts instead of decoding
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_8)
+    except cv2.error:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if len(data) < 65536 else None
     if pixels is None:
         raise ValueError("the WebP data does not decode")
     return pixels

@@ -376,3 +376,12 @@ def test_grey_rgb_and_alpha_masks_are_accepted_and_thresholded(app, api, mode):
     mask = np.asarray(decode_mask(buffer.getvalue(), (32, 24)))
     assert set(np.unique(mask)) == {0, 255}
     assert mask[10, 10] == 255 and mask[1, 1] == 0 and mask.sum() == 255 * 10 * 12
+
+
+@pytest.mark.parametrize("size", [(1, 1), (7, 3)])
+def test_a_webp_smaller_than_eight_pixels_is_accepted_not_a_500(api, size):
+    """Found by schemathesis: the 1/8-scale check made OpenCV assert on a WebP under 8 px (a 500)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 200, 30)).save(buffer, format="WEBP", lossless=True)
+    response = api.submit("upscale", buffer.getvalue(), scale=2)
+    assert response.status_code == 202, response.get_json()

@@ -16,7 +16,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def children_of(pid: int) -> set[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    """The job workers a pool (or serve) started (not its webhook sender)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "pixelforge.cli worker"], capture_output=True,
+                         text=True).stdout
     return {int(p) for p in out.split()}
 
 
