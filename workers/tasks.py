@@ -114,7 +114,7 @@ def run_job(job_id: str) -> str:
         return "skipped"
     operation, params, input_key, mask_key = job.operation, dict(job.params), job.input_key, job.mask_key
     has_webhook = bool(job.webhook_url)
-    progress_webhook = has_webhook and "progress" in (job.webhook_events or "")
+    progress = _progress_writer(job_id, has_webhook and "progress" in (job.webhook_events or ""))
     db.session.remove()  # no connection or transaction held open during compute
     CurrentJob.set(job_id)
     try:
@@ -124,7 +124,7 @@ def run_job(job_id: str) -> str:
         mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
         deep = images.decode_deep(source) if operation in DEEP_OPERATIONS else None
         output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep,
-                                                      progress=_progress_writer(job_id, progress_webhook)),
+                                                      progress=progress),
                                current_app.config["MODELS_DIR"])
         output = finish(operation, output, params)
         data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
