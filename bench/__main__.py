@@ -9,7 +9,7 @@ import traceback
 
 from bench.table import Row, render
 
-SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large")
+SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job")
 
 
 class Settings:
@@ -59,6 +59,15 @@ def _service_sections(wanted: set[str], settings: Settings, rows: list[Row], sum
             _section("6 large images (API)", rows, lambda: large_images.output_cap_rows(service))
 
 
+def _with_figures(module: str, quick: bool, summary: dict) -> list[Row]:
+    """Run a section module's run(quick) -> (rows, figures), keeping its figures for the summary line."""
+    import importlib
+
+    section_rows, figures = importlib.import_module(module).run(quick)
+    summary.update(figures)
+    return section_rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (about a minute)")
@@ -91,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         _section("5 engines on CPU", rows, lambda: engines_cpu.run(settings.quick))
     if "large" in wanted and not settings.quick:
         _section("6 large images", rows, large_images.run)
+    for name, label, module in (("fidelity", "7 fidelity", "bench.fidelity"), ("first_job", "8 first job",
+                                                                               "bench.first_job")):
+        if name in wanted:
+            _section(label, rows, lambda module=module: _with_figures(module, settings.quick, summary))
 
     print(f"PixelForge benchmarks{' (--quick)' if settings.quick else ''}")
     print("\n".join(machine))
@@ -98,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render(rows))
     print()
-    names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms", "wait_added_ms")
+    names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms", "first_job_extra_s",
+             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms")
     print(" ".join(f"{name}={summary.get(name, math.nan):.3g}" for name in names))
     return 0
 

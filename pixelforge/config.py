@@ -38,6 +38,7 @@ class Defaults:
 
     SIGNUP_PLAN = "free"
     SIGNUP_CREDITS = 10
+    AUTH_RATE_LIMIT = "10/minute"  # sign-up and sign-in POSTs per client address
     PLAN_LIMITS: dict = {}  # e.g. {"pro": {"rpm": 600}} overrides rows of plans.PLANS
     READ_RATE_MULTIPLIER = 10  # reads (status, list, download, account) get rpm × this per key
     RATELIMIT_STORAGE_URI: str | None = None  # default: REDIS_URL

@@ -17,13 +17,18 @@ BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 HISTOGRAMS = {"queue_wait": "Seconds from submission until a worker started the job",
               "run": "Seconds a worker spent on the job, to its end"}
 _KEY = "pixelforge:metrics:{name}:{operation}"
+_ENDED_KEY = "pixelforge:metrics:ended-by-device"
 
 
-def observe_job(redis, operation: str, queue_wait: float | None, run: float | None, pipe=None) -> None:
-    """Add one ended job's durations to the shared histograms: one bucket, the count and the sum per histogram
-    (cumulative buckets are summed at scrape time), in one round trip — or in the caller's pipeline."""
+def observe_job(redis, operation: str, queue_wait: float | None, run: float | None,
+                outcome: tuple[str, str, str] | None = None, pipe=None) -> None:
+    """Add one ended job's durations to the shared histograms (one bucket, the count and the sum per histogram;
+    cumulative buckets are summed at scrape time), and (engine, device, status) to the count of jobs workers
+    ended: one round trip, or in the caller's pipeline."""
     own = pipe is None
     pipe = redis.pipeline(transaction=False) if own else pipe
+    if outcome is not None:
+        pipe.hincrby(_ENDED_KEY, "|".join((operation, *outcome)), 1)
     for name, seconds in (("queue_wait", queue_wait), ("run", run)):
         if seconds is None:
             continue
@@ -51,6 +56,7 @@ class ClusterCollector:
             try:
                 yield from self._queue_and_workers()
                 yield from self._histograms()
+                yield from self._ended_by_device()
             except Exception:  # Redis down: say so instead of failing the whole scrape
                 up = GaugeMetricFamily("pixelforge_redis_up", "1 when Redis answered this scrape")
                 up.add_metric([], 0)
@@ -107,6 +113,17 @@ class ClusterCollector:
                 gpu_free.add_metric([info["name"], info.get("host", "")], info["gpu"]["free_bytes"])
         yield serves
         yield gpu_free
+
+    def _ended_by_device(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        from pixelforge.queue import get_redis
+
+        family = CounterMetricFamily("pixelforge_worker_jobs", "Jobs workers ended, by operation, engine, device "
+                                     "and status", labels=["operation", "engine", "device", "status"])
+        for field, count in get_redis().hgetall(_ENDED_KEY).items():
+            family.add_metric(field.decode().split("|"), int(count))
+        yield family
 
     def _histograms(self):
         from prometheus_client.core import HistogramMetricFamily

@@ -52,7 +52,6 @@ class Supervisor:
         registry.end_stale()
         self.children = registry  # from here on the record is this supervisor's (stop() removes it)
         self.env["PIXELFORGE_INSTANCE"] = str(instance)
-        self.env["PIXELFORGE_SUPERVISED"] = "1"  # a worker may exit to be restarted (e.g. when models change)
         if not self.app.config["REDIS_URL"]:
             self.redis = EmbeddedRedis(instance / "redis").start()
             self.env["REDIS_URL"] = self.redis.url

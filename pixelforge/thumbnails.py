@@ -1,4 +1,5 @@
-"""Small job pictures for the dashboard, made once and stored beside the job's files.
+"""Small job pictures for the dashboard, made once and stored beside the job's files: thumbnails for lists, and
+screen-sized previews for the playground's result panel (so a 40-megapixel result shows as soon as its job ends).
 
 A history page used to decode every listed job's full-size image on every view (one jobs page: 4.2 GB). Now the
 worker stores the result's thumbnail when it finishes a job, and the web makes an input's (or an older job's)
@@ -21,6 +22,7 @@ from pixelforge.storage import ObjectMissing, StorageError, get_storage, job_obj
 log = logging.getLogger(__name__)
 
 SIZE = 160  # the longer edge, in pixels
+PREVIEW_SIZE = 1600  # a preview's longer edge: sharp on a laptop screen, quick to send
 KINDS = ("input", "result")
 _TRANSPOSES = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
@@ -31,16 +33,37 @@ def thumbnail_key(job_id: str, kind: str) -> str:
     return job_object_key(job_id, f"thumbnail-{kind}.png")
 
 
+def preview_key(job_id: str, kind: str) -> str:
+    return job_object_key(job_id, f"preview-{kind}")  # a JPEG, or a PNG where there is alpha
+
+
 def thumbnail_keys(job_id: str) -> tuple[str, ...]:
-    """Every thumbnail a job may have, for deleting them with its files."""
-    return tuple(thumbnail_key(job_id, kind) for kind in KINDS)
+    """Every thumbnail and preview a job may have, for deleting them with its files."""
+    return tuple(key(job_id, kind) for kind in KINDS for key in (thumbnail_key, preview_key))
 
 
-def fitted_size(size: tuple[int, int]) -> tuple[int, int]:
-    """size scaled down (never up) so that its longer edge is at most SIZE."""
+def fitted_size(size: tuple[int, int], edge: int = SIZE) -> tuple[int, int]:
+    """size scaled down (never up) so that its longer edge is at most edge."""
     width, height = size
-    scale = min(1.0, SIZE / max(width, height))
+    scale = min(1.0, edge / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def encode_preview(image: Image.Image) -> bytes:
+    """image shrunk to fit PREVIEW_SIZE: a JPEG when it is opaque, a PNG when it has alpha."""
+    small = images.normalise_mode(image)
+    if max(small.size) > PREVIEW_SIZE:
+        small = small.resize(fitted_size(small.size, PREVIEW_SIZE), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    if small.mode == "RGBA":
+        small.save(buffer, format="PNG", compress_level=1)
+    else:
+        small.save(buffer, format="JPEG", quality=88)
+    return buffer.getvalue()
+
+
+def encode_deep_preview(array: np.ndarray) -> bytes:
+    return encode_preview(Image.fromarray((array >> 8).astype(np.uint8)))
 
 
 def encode(image: Image.Image) -> bytes:
@@ -103,18 +126,26 @@ def _decode_small_webp(data: bytes, longer_edge: int, keep_alpha: bool) -> Image
     return Image.fromarray(cv2.cvtColor(pixels, conversion))
 
 
-def stored_or_made(job_id: str, kind: str, source_key: str) -> bytes:
-    """The job's stored thumbnail of kind; on first use it is made from source_key and stored.
+def preview_from_image_bytes(data: bytes) -> bytes:
+    """The preview of an encoded image (EXIF orientation applied), decoded within the budget."""
+    header = images.read_header(data, "image", 1 << 40)
+    with bounded_decode(header.pixels):
+        return encode_preview(images.decode_image(data))
+
+
+def stored_or_made(job_id: str, kind: str, source_key: str, preview: bool = False) -> bytes:
+    """The job's stored thumbnail (or preview) of kind; on first use it is made from source_key and stored.
 
     ObjectMissing when the source is gone; ValidationFailed when it does not decode.
     """
     storage = get_storage()
-    key = thumbnail_key(job_id, kind)
+    key = preview_key(job_id, kind) if preview else thumbnail_key(job_id, kind)
     try:
         return storage.get(key)
     except ObjectMissing:
         pass
-    picture = from_image_bytes(storage.get(source_key))
+    source = storage.get(source_key)
+    picture = preview_from_image_bytes(source) if preview else from_image_bytes(source)
     try:
         storage.put(key, picture)
     except StorageError as exc:  # shown anyway; made again next time

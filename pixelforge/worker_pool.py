@@ -91,8 +91,7 @@ def run_pool(app, size: int, worker_args: tuple[str, ...] = ()) -> int:
     from pixelforge.queue import get_redis
     from pixelforge.upkeep import run_upkeep_once_per_cluster
 
-    env = {**os.environ, "PIXELFORGE_INSTANCE": app.instance_path, "REDIS_URL": app.config["REDIS_URL"],
-           "PIXELFORGE_SUPERVISED": "1"}
+    env = {**os.environ, "PIXELFORGE_INSTANCE": app.instance_path, "REDIS_URL": app.config["REDIS_URL"]}
     pool, stopping = WorkerPool(size, env, worker_args), []
     sender = WorkerPool(1, env, command="webhooks")  # webhooks go out from the host that runs the jobs
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -68,7 +68,8 @@ def test_a_job_runs_with_its_files_only_in_the_store(s3_app, s3, api, work_queue
     download = api.get(f"/jobs/{job_id}/download")
     assert download.status_code == 200 and download.mimetype == "image/png"
     keys = stored_keys(s3, s3_app.s3_prefix)
-    assert [key.rsplit("/", 1)[1] for key in keys] == ["input", "result.png", "thumbnail-result.png"]
+    names = [key.rsplit("/", 1)[1] for key in keys]
+    assert names == ["input", "preview-result", "result.png", "thumbnail-result.png"]
     storage_dir = Path(s3_app.config["STORAGE_DIR"])
     assert not storage_dir.exists() or not any(storage_dir.rglob("*"))  # nothing on this host's disk
 

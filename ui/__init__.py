@@ -5,8 +5,7 @@ import os
 from pathlib import Path
 
 PATH = "/playground"
-PLAYGROUND_CSS = (".pf-header { align-items: center; } #pf-account { text-align: right; } "
-                  "#pf-account a { display: inline; margin: 0; padding: 0; }")
+HERE = Path(__file__).parent
 
 
 def mount_playground(root, flask_app) -> None:
@@ -30,11 +29,10 @@ def mount_playground(root, flask_app) -> None:
     blocks = playground.build()
     blocks.queue(default_concurrency_limit=4)
     root.add_middleware(SignInRedirect, reader=reader, prefix=PATH)
-    theme = gr.themes.Soft(primary_hue="indigo", font=["system-ui", "sans-serif"],
-                           font_mono=["ui-monospace", "monospace"])  # no web fonts: nothing loads from a CDN
-    gr.mount_gradio_app(root, blocks, path=PATH, auth_dependency=reader.gradio_user, theme=theme,
-                        css=PLAYGROUND_CSS, footer_links=[],
-                        head='<link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml">',
+    gr.mount_gradio_app(root, blocks, path=PATH, auth_dependency=reader.gradio_user, theme=playground_theme(),
+                        css=(HERE / "playground.css").read_text(encoding="utf-8"), footer_links=[],
+                        head='<link rel="icon" href="/dashboard/static/favicon.svg" type="image/svg+xml">'
+                             f'<script>{(HERE / "playground.js").read_text(encoding="utf-8")}</script>',
                         run_history=False, ssr_mode=False, show_error=False,
                         blocked_paths=[str(path) for path in server_paths(flask_app, temp_dir)],
                         max_file_size=flask_app.config["MAX_UPLOAD_BYTES"], mcp_server=False)
@@ -44,6 +42,27 @@ def mount_playground(root, flask_app) -> None:
     handed_out, sessions = HandedOut(RESULT_FILES_KEEP_SECONDS), SessionOwners()
     _guard_mount(root, reader, uploads, handed_out, sessions)
     start_sweeper(uploads, handed_out, sessions)
+
+
+def playground_theme():
+    """Gradio's Soft theme with text at 4.5:1 or more (its primary button, block labels and hints were below) and
+    no web fonts (nothing loads from a CDN)."""
+    import gradio as gr
+
+    theme = gr.themes.Soft(primary_hue="indigo", neutral_hue="gray", font=["system-ui", "sans-serif"],
+                           font_mono=["ui-monospace", "monospace"])
+    return theme.set(
+        button_primary_background_fill="*primary_700", button_primary_background_fill_hover="*primary_800",
+        button_primary_text_color="white", button_primary_background_fill_dark="*primary_700",
+        button_primary_text_color_dark="white", button_primary_background_fill_hover_dark="*primary_800",
+        button_cancel_background_fill="#b42318", button_cancel_background_fill_hover="#912018",
+        button_cancel_text_color="white",
+        block_label_text_color="*primary_800", block_title_text_color="*primary_800",
+        block_info_text_color="*neutral_600", body_text_color_subdued="*neutral_600",
+        checkbox_label_text_color="*neutral_800", input_placeholder_color="*neutral_600",
+        checkbox_label_background_fill_selected="*primary_700", checkbox_label_text_color_selected="white",
+        link_text_color="*primary_800", link_text_color_dark="*primary_300",
+    )
 
 
 def _guard_mount(root, reader, uploads, handed_out, sessions) -> None:

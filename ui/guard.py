@@ -5,7 +5,8 @@ anyone signed in. The guard wraps the mounted app and matches each request exact
 same route templates, on the same route path), then:
 - answers 404 to every route not in ROUTES (the API, proxy, streaming, monitoring, vibe-edit routes…);
 - takes uploads itself (ui/uploads.py: the API's rules, the user's own folder, a quota);
-- lets a run (queue/join) name only files the user uploaded, and deletes them when the run is over;
+- lets a run (queue/join) name only files the user uploaded, sparing them from the quota while it runs (they
+  stay a few minutes after it, so the same picture can run again, then they are swept);
 - serves file= only for the user's uploads and for files the playground handed to that user;
 - keeps each Gradio session to the user who opened it.
 """

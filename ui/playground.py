@@ -1,98 +1,27 @@
-"""The playground: one tab per operation, its parameters and defaults taken from the API's catalogue."""
+"""The playground: one tab per operation (ui/widgets.py lays each out), and what its events do: say what will run,
+run through the API's path with honest progress and Cancel, show the result, and hand it to the next tool."""
 from __future__ import annotations
 
 import html
-import io
-import shutil
-import time
+import threading
 from pathlib import Path
 
 import gradio as gr
 from flask import Flask
-from PIL import Image
 
-from pixelforge.images import EXTENSIONS, decode_image
-from pixelforge.operations import OPERATIONS, BoolParam, ChoiceParam, FloatParam, IntParam, Operation, TextParam
-from ui import runner
+from pixelforge.operations import OPERATIONS, Operation
+from ui import PATH, painter, result_view, runner, status_view
 from ui.public_errors import server_roots, without_server_paths
-from ui.uploads import GONE_MESSAGE, UploadStore
+from ui.uploads import GONE_MESSAGE, UploadRefused, UploadStore
+from ui.widgets import TAB_TITLES, Tool, build_tool, form_fields
 
-TAB_TITLES = {"upscale": "Upscale", "remove-background": "Remove background", "restore-face": "Restore face",
-              "enhance": "Enhance", "erase-object": "Erase object", "inpaint": "Inpaint"}
-LABELS = {"scale": "Scale", "format": "Output format", "fidelity": "Fidelity", "prompt": "Prompt",
-          "steps": "Steps", "cfg_scale": "CFG scale", "strength": "Strength", "seed": "Seed",
-          "model": "Background model", "alpha_matting": "Alpha matting"}
-HINTS = {"fidelity": "Higher keeps more of the original face; lower restores more strongly.",
-         "cfg_scale": "How closely the result follows the prompt.",
-         "strength": "How much of the masked area is repainted (0–1].",
-         "seed": "Leave empty for a random seed; set it to repeat a result.",
-         "format": "PNG is lossless; WebP is smaller.",
-         "model": "Automatic uses the best installed model.",
-         "alpha_matting": "Finer edges for hair and fur (slower)."}
-MASK_COLOUR = ("#ff2d55", 0.6)  # painted strokes show through; any painted pixel becomes white in the mask
-DEFAULT_BRUSH = 32
-RESULT_FILES_KEEP_SECONDS = 1800  # results (and their previews) stay downloadable this long
-
-
-def param_component(spec):
-    """The input widget for one catalogue parameter, with the API's default and range."""
-    label, info = LABELS.get(spec.name, spec.name), HINTS.get(spec.name)
-    if isinstance(spec, IntParam) and spec.choices:
-        return gr.Radio([(f"{c}x" if spec.name == "scale" else str(c), c) for c in spec.choices],
-                        value=spec.default, label=label, info=info)
-    if isinstance(spec, IntParam) and spec.optional:  # a Textbox, because a Number shows 0 when it is empty
-        return gr.Textbox(value="", placeholder="random", label=label, info=info, max_lines=1)
-    if isinstance(spec, IntParam):
-        return gr.Slider(spec.low, spec.high, value=spec.default, step=1, label=label, info=info)
-    if isinstance(spec, FloatParam):
-        step = 0.5 if spec.high - spec.low > 10 else 0.05
-        low = step if spec.low_exclusive else spec.low
-        return gr.Slider(low, spec.high, value=spec.default, step=step, label=label, info=info)
-    if isinstance(spec, ChoiceParam) and spec.optional:  # "automatic" leaves the choice to the server
-        return gr.Radio([("automatic", ""), *((c, c) for c in spec.choices)], value="", label=label, info=info)
-    if isinstance(spec, ChoiceParam):
-        return gr.Radio(list(spec.choices), value=spec.default, label=label, info=info)
-    if isinstance(spec, BoolParam):
-        return gr.Checkbox(value=spec.default, label=label, info=info)
-    if isinstance(spec, TextParam):
-        return gr.Textbox(value=spec.default, label=label, info=info, lines=2)
-    raise TypeError(f"no playground widget for {type(spec).__name__}")
-
-
-def form_fields(operation: Operation, values) -> dict[str, str]:
-    """Widget values as the API's form fields; an empty optional field is left out (its default applies)."""
-    form = {}
-    for spec, value in zip(operation.params, values):
-        if value is None or (isinstance(value, str) and not value.strip() and not isinstance(spec, TextParam)):
-            continue
-        if isinstance(value, str):  # typed by the user: the API's validation judges it
-            form[spec.name] = value.strip() if not isinstance(spec, TextParam) else value
-        elif isinstance(spec, IntParam):
-            form[spec.name] = str(int(round(float(value))))
-        elif isinstance(spec, FloatParam):
-            form[spec.name] = f"{float(value):g}"
-        elif isinstance(spec, BoolParam):
-            form[spec.name] = "true" if value else "false"
-        else:
-            form[spec.name] = str(value)
-    return form
-
-
-def user_error(title: str, message: str) -> gr.Error:
-    """A message for the person at the browser; expected, so no traceback in the server's log."""
-    return gr.Error(message, title=title, print_exception=False)
-
-
-def cost_note(operation: Operation) -> str:
-    defaults = {spec.name: spec.default for spec in operation.params}
-    for spec in operation.params:
-        if getattr(spec, "choices", None):
-            costs = {choice: operation.cost({**defaults, spec.name: choice}) for choice in spec.choices}
-            if len(set(costs.values())) > 1:
-                label = (lambda c: f"{c}x") if spec.name == "scale" else str
-                return ", ".join(f"{label(c)}: {n} credit{'s' * (n != 1)}" for c, n in costs.items())
-    cost = operation.cost(defaults)
-    return f"{cost} credit{'s' * (cost != 1)} per run"
+RESULT_FILES_KEEP_SECONDS = 1800  # files the playground hands out stay readable by their owner this long
+REMEMBERED_RESULTS = 20_000  # (session, tool) → last result, for "use as input"; the oldest are forgotten
+SCROLL_TO_STATUS = """(...inputs) => {
+  const slug = document.querySelector('[role=tab][aria-selected=true]')?.dataset.tabId;
+  document.getElementById(slug + '-status')?.scrollIntoView({block: 'start'});
+  return inputs;
+}"""
 
 
 class Playground:
@@ -101,62 +30,95 @@ class Playground:
     def __init__(self, flask_app: Flask, results_dir: Path, uploads: UploadStore, concurrency: int = 8):
         self.flask_app = flask_app
         self.results_dir = results_dir
-        self.uploads = uploads  # runs read only what the runner uploaded (the guard checks it first)
+        self.uploads = uploads  # runs read only what the user uploaded (the guard checks it first)
         self.roots = server_roots(flask_app, results_dir.parent)
         self.concurrency = concurrency  # runs mostly wait on the worker, so several may poll at once
+        self._lock = threading.Lock()
+        self._running: dict[tuple[str, str], str] = {}  # (session, tool) → the job its run follows
+        self._finished: dict[tuple[str, str], str] = {}  # (session, tool) → its last job with a result
+        self.tools: dict[str, Tool] = {}
 
     def build(self) -> gr.Blocks:
         with gr.Blocks(title="PixelForge playground", analytics_enabled=False,
                        delete_cache=(600, RESULT_FILES_KEEP_SECONDS)) as blocks:
             with gr.Row(elem_classes="pf-header"):
-                gr.Markdown("## PixelForge playground")
-                account = gr.HTML(elem_id="pf-account", scale=2)
-            for operation in OPERATIONS.values():
-                with gr.Tab(TAB_TITLES.get(operation.name, operation.name), id=operation.name,
-                            elem_id=f"tab-{operation.name}"):
-                    run_event = self._tab(operation)
-                run_event.then(self.account_line, outputs=account, api_visibility="private",
-                               show_progress="hidden")  # the new balance
-            blocks.load(self.account_line, outputs=account, api_visibility="private", show_progress="hidden")
+                gr.HTML("<h1>PixelForge playground</h1>", js_on_load=None)
+                account = gr.HTML(elem_id="pf-account", js_on_load=None)
+            with gr.Tabs(overflow_behavior="wrap", elem_id="pf-tools") as tabs:
+                for operation in OPERATIONS.values():
+                    with gr.Tab(TAB_TITLES.get(operation.name, operation.name), id=operation.name,
+                                elem_id=f"tab-{operation.name}"):
+                        self.tools[operation.name] = tool = build_tool(operation)
+                    self._wire(tool, account)
+            for tool in self.tools.values():
+                self._wire_use_as_input(tool, tabs)
+            notes = [tool.note for tool in self.tools.values()]
+            bodies = [tool.body for tool in self.tools.values()]
+            background_model = self._param("remove-background", "model")
+            blocks.load(self.on_load, outputs=[account, *notes, *bodies, background_model],
+                        api_visibility="private", show_progress="hidden")
         return blocks
 
-    def _tab(self, operation: Operation):
-        slug = operation.name
-        gr.Markdown(f"{operation.summary} *{cost_note(operation)}.*")
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1):
-                mask_file = None
-                if operation.needs_mask:
-                    image = gr.ImageMask(label="Image: upload, then paint over what to change", type="pil",
-                                         image_mode="RGBA", format="png", sources=("upload", "clipboard"),
-                                         transforms=(), layers=False, elem_id=f"{slug}-editor",
-                                         brush=gr.Brush(default_size=DEFAULT_BRUSH, colors=[MASK_COLOUR],
-                                                        color_mode="fixed"))
-                    with gr.Row():
-                        brush = gr.Slider(2, 200, value=DEFAULT_BRUSH, step=1, label="Brush size",
-                                          elem_id=f"{slug}-brush", scale=3)
-                        clear = gr.Button("Clear mask", elem_id=f"{slug}-clear", scale=1)
-                    with gr.Accordion("Or upload a mask file instead", open=False):
-                        mask_file = gr.Image(label="Mask: white = change, black = keep; the image's size",
-                                             type="filepath", image_mode=None, sources=["upload"], height=160,
-                                             elem_id=f"{slug}-mask-file")
-                    brush.release(self.set_brush, brush, image, api_visibility="private")
-                    clear.click(self.clear_mask, image, image, api_visibility="private")
-                else:
-                    image = gr.Image(label="Image", type="filepath", image_mode=None,
-                                     sources=["upload", "clipboard"], elem_id=f"{slug}-image")
-                params = [param_component(spec) for spec in operation.params]
-                run = gr.Button(f"Run {TAB_TITLES.get(slug, slug).lower()}", variant="primary", elem_id=f"{slug}-run")
-            with gr.Column(scale=1):
-                status = gr.Markdown("Upload an image and press run.", elem_id=f"{slug}-status")
-                compare = gr.ImageSlider(label="Before / after", type="pil", format="png", interactive=False,
-                                         elem_id=f"{slug}-result")
-                download = gr.DownloadButton("Download result", visible=False, elem_id=f"{slug}-download")
-        inputs = [image] + ([mask_file] if mask_file is not None else []) + params
-        return run.click(self._handler(operation), inputs, [status, compare, download], api_visibility="private",
-                         concurrency_id="runs", concurrency_limit=self.concurrency)
+    def _param(self, slug: str, name: str):
+        tool = self.tools[slug]
+        return next(c for spec, c in zip(tool.operation.params, tool.params) if spec.name == name)
 
-    # --- event handlers -------------------------------------------------------------------------------
+    def _wire(self, tool: Tool, account) -> None:
+        run = tool.run.click(self._run_handler(tool.operation), tool.inputs,
+                             [tool.status, tool.result, tool.cancel, tool.use_row], js=SCROLL_TO_STATUS,
+                             api_visibility="private", show_progress="hidden", concurrency_id="runs",
+                             concurrency_limit=self.concurrency)
+        run.then(self.account_line, outputs=account, api_visibility="private", show_progress="hidden")
+        tool.cancel.click(self._cancel_handler(tool.slug), outputs=tool.status, api_visibility="private",
+                          show_progress="hidden")
+        for spec, component in zip(tool.operation.params, tool.params):
+            if getattr(spec, "choices", None):  # a choice can change the engine (a scale, a model)
+                component.change(self._note_handler(tool), tool.params, tool.note, api_visibility="private",
+                                 show_progress="hidden")
+
+    def _wire_use_as_input(self, tool: Tool, tabs) -> None:
+        targets = [other.image for other in self.tools.values()]
+        statuses = [other.status for other in self.tools.values()]
+        tool.use_button.click(self._use_handler(tool.slug), tool.use_target, [tabs, *targets, *statuses],
+                              api_visibility="private", show_progress="hidden")
+
+    # --- what will run ----------------------------------------------------------------------------------
+
+    def on_load(self, request: gr.Request):
+        """The account line, each tool's engine note (a tool that cannot run hides its inputs), and the
+        background models the live workers have."""
+        from pixelforge.dashboard.engines import engine_note, installed_background_models, live_workers
+
+        with self.flask_app.app_context():
+            workers = live_workers()
+            notes = {slug: engine_note(slug, self._defaults(tool.operation), workers)
+                     for slug, tool in self.tools.items()}
+            models = installed_background_models(workers)
+        outputs = [self.account_line(request)]
+        outputs += [self._note_html(note) for note in notes.values()]
+        outputs += [gr.update(visible=note.available) for note in notes.values()]
+        outputs.append(gr.update(choices=[("automatic", ""), *((m, m) for m in models)], value=""))
+        return outputs
+
+    @staticmethod
+    def _defaults(operation: Operation) -> dict:
+        return {spec.name: spec.default for spec in operation.params}
+
+    @staticmethod
+    def _note_html(note) -> str:
+        kind = "available" if note.available else "unavailable"
+        return f'<p class="pf-engine-note pf-engine-{kind}" data-engine="{note.engine}">{note.html}</p>'
+
+    def _note_handler(self, tool: Tool):
+        def refresh(*values):
+            from pixelforge.dashboard.engines import engine_note, live_workers
+
+            params = {**self._defaults(tool.operation), **form_fields(tool.operation, values)}
+            if "scale" in params:
+                params["scale"] = int(params["scale"])
+            with self.flask_app.app_context():
+                return self._note_html(engine_note(tool.slug, params, live_workers()))
+        return refresh
 
     def account_line(self, request: gr.Request) -> str:
         from pixelforge.extensions import db
@@ -166,54 +128,66 @@ class Playground:
             user = db.session.get(User, int(request.username))
             if user is None:
                 return ""
-            return (f"Signed in as <strong>{html.escape(user.email)}</strong> · {html.escape(user.plan)} plan · "
-                    f"<strong>{user.credits}</strong> credits · <a href=\"/dashboard\">Dashboard</a> · "
-                    "<a href=\"/dashboard/jobs\">Jobs</a>")
+            return (f"<p>Signed in as <strong>{html.escape(user.email)}</strong> · {html.escape(user.plan)} plan · "
+                    f"<strong data-testid='balance'>{user.credits}</strong> credits · "
+                    "<a href=\"/dashboard\">Dashboard</a> · <a href=\"/dashboard/jobs\">Jobs</a> · "
+                    "<a href=\"/dashboard/credits\">Credits</a></p>")
 
-    @staticmethod
-    def set_brush(size: float):
-        return gr.update(brush=gr.Brush(default_size=int(size), colors=[MASK_COLOUR], color_mode="fixed"))
+    # --- runs ---------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def clear_mask(value):
-        if not value or value.get("background") is None:
-            return None
-        return {"background": value["background"], "layers": [], "composite": value["background"]}
-
-    def _handler(self, operation: Operation):
+    def _run_handler(self, operation: Operation):
         def run(request: gr.Request, image, *rest):
             mask_file = rest[0] if operation.needs_mask else None
             values = rest[1:] if operation.needs_mask else rest
             yield from self.run(operation, request, image, mask_file, values)
-
-        run.__name__ = f"run_{operation.name.replace('-', '_')}"
         return run
 
     def run(self, operation: Operation, request: gr.Request, image, mask_file, values):
-        """Submit like the API does, then show progress until the job is final."""
+        """Yield (status, result, cancel button, use-as-input row) as the run goes; never a stale result."""
+        from pixelforge.models import utcnow
+
+        key = (request.session_hash or "", operation.name)
+        hidden, shown = gr.update(visible=False), gr.update(visible=True)
+        yield status_view.sending(), result_view.empty(), shown, hidden
         user_id = int(request.username)
-        before, image_bytes, mask_bytes = self._inputs(operation, user_id, image, mask_file)
         try:
+            image_bytes, mask_bytes = self._inputs(operation, user_id, image, mask_file)
             job = runner.submit(self.flask_app, user_id, operation.name, form_fields(operation, values),
                                 image_bytes, mask_bytes)
-            yield self._progress(job), None, gr.update(visible=False, value=None)
+            with self._lock:
+                self._running[key] = job.id
+            shown_status = None
             for job in runner.follow(self.flask_app, user_id, job.id, operation.name):
-                if not job.final:
-                    yield self._progress(job), gr.skip(), gr.skip()
+                words = status_view.progress(job, utcnow())
+                if not job.final and words != shown_status:
+                    shown_status = words
+                    yield words, gr.skip(), gr.skip(), gr.skip()
         except runner.RunFailed as exc:
-            # The toast shows the message, not always the title: the status goes in the message too.
-            message = html.escape(self.public(exc.message))
-            raise user_error(exc.title, f"{exc.title} ({exc.status}): {message}") from None
-        if job.status != "done" or job.result is None:
-            reason = html.escape(self.public(job.error or "no result"))
-            raise user_error("Job failed", f"The job {job.status}: {reason}. "
-                                           f"Its {job.credits} credit(s) were refunded.")
-        before = before or decode_image(image_bytes)  # as the worker saw it (EXIF orientation applied)
-        after = Image.open(io.BytesIO(job.result))
-        if before.size != after.size:  # e.g. an upscale: compare at the result's size
-            before = before.resize(after.size, Image.Resampling.BICUBIC)
-        yield (self._done(job), (before, after),
-               gr.update(value=str(self._result_file(job)), visible=True))
+            yield status_view.refused(exc, self.public(exc.message)), result_view.empty(), hidden, hidden
+            return
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+        if job.status == "done":
+            with self._lock:
+                self._finished.pop(key, None)
+                self._finished[key] = job.id  # newest last
+                while len(self._finished) > REMEMBERED_RESULTS:
+                    del self._finished[next(iter(self._finished))]
+            yield status_view.done(job), result_view.panel(job), hidden, shown
+        else:
+            yield (status_view.ended_without_result(job, self.public(job.error or "")), result_view.empty(),
+                   hidden, hidden)
+
+    def _cancel_handler(self, slug: str):
+        def cancel(request: gr.Request):
+            with self._lock:
+                job_id = self._running.get((request.session_hash or "", slug))
+            if job_id is None:
+                return gr.skip()
+            runner.cancel(self.flask_app, int(request.username), job_id)
+            return status_view.cancelling()  # the run's next poll shows the refund
+        return cancel
 
     def public(self, message: str) -> str:
         """A message fit for the browser: no server paths."""
@@ -223,52 +197,58 @@ class Playground:
         """The bytes of a file this user uploaded; nothing else is ever read for a run."""
         owned = self.uploads.owned(user_id, path) if isinstance(path, str) else None
         if owned is None:
-            raise user_error("Upload again", GONE_MESSAGE)
+            raise runner.RunFailed(410, "Upload again", GONE_MESSAGE)
         return owned.read_bytes()
 
-    def _inputs(self, operation: Operation, user_id: int, image, mask_file):
-        """(before picture, image bytes, mask bytes) from the widgets; the API's validation judges them."""
-        if operation.needs_mask:
-            if not image or image.get("background") is None:
-                raise user_error("No image", "Upload an image first.")
-            background = image["background"]
-            image_bytes = runner.png_bytes(background)
-            if mask_file:
-                mask_bytes = self._uploaded(user_id, mask_file)
-            else:
-                mask_bytes = runner.mask_from_layers(image.get("layers") or [], background.size)
-                if mask_bytes is None:
-                    raise user_error("No mask", "Paint over the area to change, or upload a mask file.")
-            return background, image_bytes, mask_bytes
-        if not image:
-            raise user_error("No image", "Upload an image first.")
-        return None, self._uploaded(user_id, image), None  # decoded for the comparison only once validated
+    def _inputs(self, operation: Operation, user_id: int, image, mask_file) -> tuple[bytes, bytes | None]:
+        """(image bytes, mask bytes) from the widgets; the API's validation judges them."""
+        if not operation.needs_mask:
+            if not image:
+                raise runner.RunFailed(422, "No picture", "Choose a picture first, then press Run.")
+            return self._uploaded(user_id, image), None
+        picture = image.get("image") if isinstance(image, dict) else None
+        if not isinstance(picture, dict) or not picture.get("path"):
+            raise runner.RunFailed(422, "No picture", "Choose a picture first, then paint over what to change.")
+        image_bytes = self._uploaded(user_id, picture["path"])
+        if mask_file:
+            return image_bytes, self._uploaded(user_id, mask_file)
+        mask = runner.mask_from_strokes(image.get("strokes"), self._size(image_bytes))
+        if mask is None:
+            raise runner.RunFailed(422, "No mask", "Paint over the area to change, or upload a mask file.")
+        return image_bytes, mask
 
-    @staticmethod
-    def _progress(job: runner.JobView) -> str:
-        if job.status == "queued":
-            return f"**Queued** · job `{job.id[:8]}` · {job.credits} credit(s) reserved"
-        return f"**Processing** · {int(job.progress * 100)}% · job `{job.id[:8]}`"
+    def _size(self, image_bytes: bytes) -> tuple[int, int]:
+        from pixelforge.images import read_header
+        from pixelforge.operations import ValidationFailed
 
-    @staticmethod
-    def _done(job: runner.JobView) -> str:
-        return (f"**Done** with the **{job.engine or 'default'}** engine · {job.credits} credit(s) charged · "
-                f"balance **{job.balance}** · [open job {job.id[:8]}](/dashboard/jobs/{job.id})")
+        try:
+            return read_header(image_bytes, "image", self.uploads.rules.max_pixels).oriented_size
+        except ValidationFailed as exc:
+            raise runner.RunFailed(422, "Check your picture", exc.message) from None
 
-    def _result_file(self, job: runner.JobView) -> Path:
-        """The result as a named file for the download button (Gradio copies it into its cache)."""
-        self._prune_results()
-        folder = self.results_dir / job.id
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"pixelforge-{job.id}.{EXTENSIONS.get(job.result_type, 'png')}"
-        path.write_bytes(job.result)
-        return path
+    # --- a result as the next tool's input ------------------------------------------------------------
 
-    def _prune_results(self) -> None:
-        cutoff = time.time() - RESULT_FILES_KEEP_SECONDS
-        for folder in self.results_dir.glob("*"):
+    def _use_handler(self, slug: str):
+        def use(target: str, request: gr.Request):
+            tools = list(self.tools.values())
+            with self._lock:
+                job_id = self._finished.get((request.session_hash or "", slug))
+            if job_id is None or target not in self.tools:
+                return [gr.skip()] * (1 + 2 * len(tools))
+            user_id = int(request.username)
             try:
-                if folder.stat().st_mtime < cutoff:
-                    shutil.rmtree(folder, ignore_errors=True)
-            except OSError:
-                continue
+                path = self.uploads.save(user_id, runner.result_bytes(self.flask_app, user_id, job_id))
+            except (UploadRefused, runner.RunFailed) as exc:
+                failed = runner.RunFailed(413, "Cannot use this result here", getattr(exc, "message", str(exc)))
+                words = status_view.refused(failed, self.public(failed.message) + " Download it instead.")
+                return [gr.skip(), *[gr.skip()] * len(tools), *(words if t.slug == slug else gr.skip() for t in tools)]
+            title = TAB_TITLES.get(slug, slug).lower()
+            values = [self._input_value(t, path) if t.slug == target else gr.skip() for t in tools]
+            statuses = [status_view.note(f"The {title} result is this tool's picture now: press Run.")
+                        if t.slug == target else gr.skip() for t in tools]
+            return [gr.Tabs(selected=target), *values, *statuses]
+        return use
+
+    @staticmethod
+    def _input_value(tool: Tool, path: Path):
+        return painter.value_for(path, PATH) if tool.operation.needs_mask else str(path)

@@ -8,13 +8,13 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-import numpy as np
 from flask import Flask
 from PIL import Image
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.2  # a finished job shows within this (plus a preview's making) of its finished_at
 WAIT_SLACK_SECONDS = 60  # beyond the job's own timeout, before the playground stops waiting
 
 
@@ -35,10 +35,19 @@ class JobView:
     progress: float
     credits: int
     engine: str | None = None
-    result: bytes | None = None
     result_type: str | None = None
     error: str | None = None
     balance: int | None = None
+    model: str | None = None
+    error_code: str | None = None
+    info: dict = field(default_factory=dict)
+    operation: str = ""
+    params: dict = field(default_factory=dict)
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    queue_position: int | None = None  # 1 = next to start; only while queued
+    refunded: bool = False
 
     @property
     def final(self) -> bool:
@@ -53,19 +62,45 @@ def png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def mask_from_layers(layers: list[Image.Image], size: tuple[int, int]) -> bytes | None:
-    """The painted strokes as a black PNG, white where painted (any layer's alpha); None when nothing is."""
-    painted = np.zeros((size[1], size[0]), dtype=bool)
-    for layer in layers:
-        if layer is None:
+MAX_STROKES = 2000
+MAX_POINTS = 200_000
+
+
+def mask_from_strokes(strokes, size: tuple[int, int]) -> bytes | None:
+    """The painter's strokes ([{"size": px, "points": [[x, y], …]}, …] in image pixels) as a black PNG, white
+    where painted; None when nothing is. Anything malformed is ignored, not trusted."""
+    from PIL import ImageDraw
+
+    mask = Image.new("L", size, 0)
+    draw = ImageDraw.Draw(mask)
+    painted, budget = False, MAX_POINTS
+    for stroke in strokes[:MAX_STROKES] if isinstance(strokes, list) else []:
+        points = _stroke_points(stroke, budget)
+        if not points:
             continue
-        rgba = layer.convert("RGBA")
-        if rgba.size != size:
-            rgba = rgba.resize(size, Image.Resampling.NEAREST)
-        painted |= np.asarray(rgba.getchannel("A")) > 0
-    if not painted.any():
+        budget -= len(points)
+        width = max(1, min(int(stroke.get("size") or 1), 4 * max(size)))
+        radius = width / 2
+        for x, y in points:  # round ends and joints
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        if len(points) > 1:
+            draw.line(points, fill=255, width=width)
+        painted = True
+    if not painted or mask.getbbox() is None:
         return None
-    return png_bytes(Image.fromarray(painted.astype(np.uint8) * 255, "L"))
+    return png_bytes(mask)
+
+
+def _stroke_points(stroke, budget: int) -> list[tuple[float, float]]:
+    raw = stroke.get("points") if isinstance(stroke, dict) else None
+    if not isinstance(raw, list) or budget <= 0:
+        return []
+    points = []
+    for point in raw[:budget]:
+        if (isinstance(point, list) and len(point) == 2
+                and all(isinstance(v, (int, float)) and -1e6 < v < 1e6 for v in point)):
+            points.append((float(point[0]), float(point[1])))
+    return points
 
 
 def _failure(exc: Exception) -> RunFailed | None:
@@ -79,8 +114,8 @@ def _failure(exc: Exception) -> RunFailed | None:
     if isinstance(exc, ValidationFailed):
         return RunFailed(422, "Check your input", exc.message)
     if isinstance(exc, InsufficientCredits):
-        return RunFailed(402, "Not enough credits", f"This run costs {exc.needed} credit(s) and your balance is "
-                                                    f"{exc.balance}. See Credits in the dashboard.")
+        credits = f"{exc.needed} credit{'s' if exc.needed != 1 else ''}"
+        return RunFailed(402, "Not enough credits", f"This run costs {credits} and your balance is {exc.balance}.")
     if isinstance(exc, RateLimited):
         return RunFailed(429, "Too many runs", f"Your plan allows {exc.decision.limit} runs per minute. "
                                                f"Try again in {exc.decision.retry_after} s.")
@@ -121,14 +156,24 @@ def submit(flask_app: Flask, user_id: int, operation_name: str, form: dict[str, 
             if failure is None:
                 raise
             raise failure from exc
-        return JobView(job.id, job.status, 0.0, job.credits, balance=user.credits)
+        return JobView(job.id, job.status, 0.0, job.credits, balance=user.credits, operation=operation_name,
+                       created_at=job.created_at)
+
+
+def _queue_position(job) -> int | None:
+    from pixelforge.extensions import db
+    from pixelforge.models import Job, JobStatus
+
+    if job.status != JobStatus.QUEUED:
+        return None
+    ahead = db.session.scalar(db.select(db.func.count(Job.id)).where(Job.status == JobStatus.QUEUED,
+                                                                      Job.created_at < job.created_at))
+    return int(ahead or 0) + 1
 
 
 def read_job(flask_app: Flask, user_id: int, job_id: str) -> JobView:
-    """The job as it is now, with the result's bytes once it is done."""
+    """The job as it is now (no result bytes: the browser fetches a preview of the result itself)."""
     from pixelforge.jobs import JobNotFound, get_job
-    from pixelforge.models import JobStatus
-    from pixelforge.storage import StorageError, get_storage
 
     with flask_app.app_context():
         user = _load_user(user_id)
@@ -136,14 +181,36 @@ def read_job(flask_app: Flask, user_id: int, job_id: str) -> JobView:
             job = get_job(user, job_id)
         except JobNotFound:
             raise RunFailed(404, "Job not found", f"job {job_id} is not yours or no longer exists") from None
-        result = None
-        if job.status == JobStatus.DONE and job.result_key:
-            try:
-                result = get_storage().get(job.result_key)
-            except StorageError as exc:
-                raise _failure(exc) from exc
-        return JobView(job.id, job.status, job.progress or 0.0, job.credits, job.engine, result, job.result_type,
-                       job.error_message, user.credits)
+        return JobView(job.id, job.status, job.progress or 0.0, job.credits, job.engine, job.result_type,
+                       job.error_message, user.credits, job.model, job.error_code, dict(job.info or {}),
+                       job.operation, dict(job.params or {}), job.created_at, job.started_at, job.finished_at,
+                       _queue_position(job), bool(job.refunded))
+
+
+def cancel(flask_app: Flask, user_id: int, job_id: str) -> JobView | None:
+    """Cancel the job and refund it (jobs.cancel_job); None when it had already ended."""
+    from pixelforge.jobs import JobAlreadyFinal, JobNotFound, cancel_job
+
+    with flask_app.app_context():
+        try:
+            cancel_job(_load_user(user_id), job_id)
+        except (JobAlreadyFinal, JobNotFound):
+            return None
+    return read_job(flask_app, user_id, job_id)
+
+
+def result_bytes(flask_app: Flask, user_id: int, job_id: str) -> bytes:
+    """A done job's result, for using it as the next tool's input."""
+    from pixelforge.jobs import JobHasNoResult, JobNotFinished, JobNotFound, ResultExpired, read_result
+    from pixelforge.storage import StorageError
+
+    with flask_app.app_context():
+        try:
+            return read_result(_load_user(user_id), job_id)[1]
+        except (JobNotFound, JobNotFinished, JobHasNoResult, ResultExpired):
+            raise RunFailed(410, "No result", "That result is no longer available; run the tool again.") from None
+        except StorageError as exc:
+            raise _failure(exc) from exc
 
 
 def follow(flask_app: Flask, user_id: int, job_id: str, operation_name: str) -> Iterator[JobView]:

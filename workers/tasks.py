@@ -154,11 +154,15 @@ def run_job(job_id: str) -> str:
 
 
 def _store_thumbnail(storage, job_id: str, output) -> None:
-    """The dashboard's picture of the result, made here where the result is already decoded (best effort: the
-    dashboard makes it itself when it is missing)."""
+    """The dashboard's thumbnail and preview of the result, made here where the result is already decoded (best
+    effort: the dashboard makes them itself when they are missing, but decoding a large result there takes
+    seconds, and the playground shows the preview the moment the job is done)."""
     try:
-        picture = thumbnails.encode_deep(output.deep) if output.deep is not None else thumbnails.encode(output.image)
+        deep = output.deep is not None
+        picture = thumbnails.encode_deep(output.deep) if deep else thumbnails.encode(output.image)
         storage.put(thumbnails.thumbnail_key(job_id, "result"), picture)
+        preview = thumbnails.encode_deep_preview(output.deep) if deep else thumbnails.encode_preview(output.image)
+        storage.put(thumbnails.preview_key(job_id, "result"), preview)
     except (StorageError, OSError, ValueError) as exc:
         log.warning("could not store the thumbnail of job %s: %s", job_id, exc)
 
@@ -173,7 +177,8 @@ def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook
                                                                "height": output.size[1],
                                                                "bit_depth": 16 if output.deep is not None else 8},
                 finished_at=utcnow())
-        .returning(table.c.operation, table.c.status, table.c.created_at, table.c.started_at, table.c.finished_at)
+        .returning(table.c.operation, table.c.status, table.c.engine, table.c.created_at, table.c.started_at,
+                   table.c.finished_at)
     ).first()
     transition = lifecycle.record(db.session, job_id, JobStatus.DONE, with_webhooks=has_webhook) if ended else None
     db.session.commit()
@@ -182,8 +187,8 @@ def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook
     if ended is None:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
-            get_storage().delete(result_key)
-            get_storage().delete(thumbnails.thumbnail_key(job_id, "result"))
+            for key in (result_key, *thumbnails.thumbnail_keys(job_id)):
+                get_storage().delete(key)
         except StorageError:
             pass
         return "discarded"
@@ -209,9 +214,12 @@ def _observe(job_id: str, ended=None) -> None:
         job = ended if ended is not None else db.session.get(Job, job_id)
         if job is None or job.started_at is None or job.finished_at is None:
             return
+        from workers.device import device_name
+
         run = (job.finished_at - job.started_at).total_seconds()
-        pipe = get_redis().pipeline(transaction=False)
-        observe_job(None, job.operation, (job.started_at - job.created_at).total_seconds(), run, pipe)
+        pipe = get_redis().pipeline(transaction=False)  # one round trip for the histograms and the ETA's runs
+        observe_job(None, job.operation, (job.started_at - job.created_at).total_seconds(), run,
+                    (job.engine or "none", device_name(), job.status), pipe)
         if job.status == JobStatus.DONE:
             record_run(pipe, job.operation, run)
         pipe.execute()

@@ -1,14 +1,14 @@
 """The worker process: an RQ worker that does not fork per job, so models stay loaded between jobs.
 
 RQ's SimpleWorker sends no heartbeat while a job runs, so a thread of ours does: it marks this worker
-alive in Redis, stamps the running job's row, and reaps jobs whose own worker went silent.
+alive in Redis, stamps the running job's row, and reaps jobs whose own worker went silent. Before it takes its first
+job the worker warms its installed models (workers/warmup.py), so that job runs at warm speed.
 """
 from __future__ import annotations
 
 import logging
 import math
 import os
-import signal
 import socket
 import threading
 import time
@@ -27,18 +27,29 @@ from workers.tasks import CurrentJob
 
 log = logging.getLogger(__name__)
 
+QUEUE_POLL_SECONDS = 1
+
 def worker_name() -> str:
     return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)
 class Listening:
-    """What this worker took on at start: the queues it listens on and the models they are for."""
+    """What this worker listens for now: the models installed here and their queues (choice: see --queues)."""
 
     device: str
     models: tuple[str, ...]
     queues: tuple[str, ...]
     started_at: float
+    choice: str = "all"
+
+    @classmethod
+    def for_models(cls, base: str, models: tuple[str, ...], device: str, started_at: float,
+                   choice: str = "all") -> "Listening":
+        from workers.capabilities import listen_queues
+
+        models = models if choice != "general" else ()
+        return cls(device, models, tuple(listen_queues(base, list(models), choice)), started_at, choice)
 
 
 class Heartbeat(threading.Thread):
@@ -49,7 +60,7 @@ class Heartbeat(threading.Thread):
         self.app, self.redis, self.worker, self.listening = app, redis, name, listening
         self.stopping = threading.Event()
         self.redis_was_down = False
-        self.models_change_noted = False
+        self.rq_worker = None  # set once the RQ worker exists: its queues follow the models folder
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
@@ -84,29 +95,34 @@ class Heartbeat(threading.Thread):
         return reconnected
 
     def publish(self, with_digests: bool) -> None:
-        """What this worker can run, for the web tier's admission and routing; a models folder that no longer
-        matches what it listens for makes a supervised worker restart (after its job) to listen anew."""
+        """What this worker can run, for the web tier's admission and routing. A model added or removed since the
+        last beat changes the queues it listens on first (the RQ worker reads them at each short poll), then is
+        published: routing never names a queue this worker does not yet listen on."""
         from pixelforge.queue import publish_worker_info
         from workers.capabilities import describe
 
         listening = self.listening
         info = describe(self.app.config["MODELS_DIR"], listening.device, list(listening.queues),
                         listening.started_at, with_digests)
-        installed = tuple(info["models"])
+        installed = tuple(info["models"]) if listening.choice != "general" else ()
+        if installed != listening.models:
+            listening = self.listen_for(installed)
+            info["queues"] = list(listening.queues)
         info["models"] = {name: digest for name, digest in info["models"].items() if name in listening.models}
         publish_worker_info(self.redis, self.worker, info)
-        if installed != listening.models and not self.models_change_noted:
-            self.models_change_noted = True
-            self.on_models_changed(installed)
 
-    def on_models_changed(self, installed: tuple[str, ...]) -> None:
-        if os.environ.get("PIXELFORGE_SUPERVISED") == "1":
-            log.warning("installed models changed (%s); restarting after the current job to listen for them",
-                        ", ".join(installed) or "none")
-            os.kill(os.getpid(), signal.SIGTERM)  # RQ's warm shutdown: the running job finishes first
-        else:
-            log.warning("installed models changed (%s); this worker runs them for jobs it takes, but restart it "
-                        "so that jobs routed to their queues reach it", ", ".join(installed) or "none")
+    def listen_for(self, models: tuple[str, ...]) -> Listening:
+        from rq import Queue
+
+        current = self.listening
+        self.listening = Listening.for_models(self.app.config["QUEUE_NAME"], models, current.device,
+                                              current.started_at, current.choice)
+        log.info("models here are now %s; listening on %s", ", ".join(models) or "none",
+                 ", ".join(self.listening.queues))
+        if self.rq_worker is not None and self.listening.queues:
+            queues = [Queue(name, connection=self.redis) for name in self.listening.queues]
+            self.rq_worker.queues, self.rq_worker._ordered_queues = queues, list(queues)
+        return self.listening
 
     def upkeep(self) -> None:
         try:
@@ -179,6 +195,10 @@ def device_sized_worker_class():
     from rq import SimpleWorker
 
     class DeviceSizedWorker(SimpleWorker):
+        # Poll the queues every second rather than block for minutes: the heartbeat may change which queues this
+        # worker listens on (a model added or removed), and RQ reads them again at each poll.
+        dequeue_timeout = QUEUE_POLL_SECONDS
+
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
             if operation:
@@ -199,20 +219,30 @@ def _warn_about_gpu_providers() -> None:
         log.warning(problem)
 
 
+def warm_installed_models(app: Flask) -> None:
+    """Load (and run once) what this worker's installed models need, so its first job runs at warm speed; the
+    heartbeat already runs, so jobs submitted meanwhile queue instead of being refused."""
+    from workers.warmup import describe, warm_up
+
+    started = time.monotonic()
+    warmed = warm_up(app.config["MODELS_DIR"])
+    log.info(describe(warmed, time.monotonic() - started))
+
+
 def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, queues: str = "all") -> None:
     """Work the queues until stopped (or, with burst, until they are empty): the queues of the models installed
     here first, then (unless queues="models") the general one."""
     from rq import Queue
 
-    from workers.capabilities import listen_queues
     from workers.inference import describe_runtime
     from workers.registry import installed_models
+    from workers.warmup import use_instance_numba_cache
 
+    use_instance_numba_cache(app.instance_path)  # before anything imports rembg (and with it numba)
     redis = connect_redis(app.config["REDIS_URL"], socket_timeout=None)
     name = worker_name()
-    models = tuple(installed_models(app.config["MODELS_DIR"])) if queues != "general" else ()
-    listening = Listening(device.device_name(), models,
-                          tuple(listen_queues(app.config["QUEUE_NAME"], list(models), queues)), time.time())
+    listening = Listening.for_models(app.config["QUEUE_NAME"], tuple(installed_models(app.config["MODELS_DIR"])),
+                                     device.device_name(), time.time(), queues)
     if not listening.queues:
         raise RuntimeError("--queues models, but no model is installed here: nothing to listen for")
     heartbeat = Heartbeat(app, redis, name, listening)
@@ -227,11 +257,13 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
         finally:
             db.session.remove()
     heartbeat.start()
+    warm_installed_models(app)
     try:
         with app.app_context():
             log.info("worker %s listens on %s", name, ", ".join(listening.queues))
             worker = device_sized_worker_class()([Queue(q, connection=redis) for q in listening.queues],
                                                  connection=redis, name=name)
+            heartbeat.rq_worker = worker
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:
         # The worker's entry is left to age out (WORKER_ALIVE_SECONDS) rather than removed: a recycled worker

@@ -13,7 +13,7 @@ from pixelforge.plans import PLANS
 from pixelforge.webhooks import EVENTS
 
 API_VERSION = "1.0.0"
-FILE_PART = {"type": "string", "contentMediaType": "application/octet-stream"}
+FILE_PART = {"type": "string", "format": "binary", "contentMediaType": "application/octet-stream"}  # format: for generators
 NULLABLE_STRING = {"type": ["string", "null"]}
 JOB_STATUSES = ["queued", "processing", "done", "failed", "cancelled"]
 

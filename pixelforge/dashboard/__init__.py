@@ -57,6 +57,6 @@ def format_seconds(value: float | None) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from pixelforge.dashboard import auth, views, webhook_views  # noqa: F401  (routes register on bp)
+    from pixelforge.dashboard import auth, jobs_views, views, webhook_views  # noqa: F401  (routes register on bp)
 
     app.register_blueprint(bp)

@@ -11,8 +11,10 @@ from pixelforge.dashboard import bp
 from pixelforge.dashboard.forms import LoginForm, LogoutForm, SignupForm
 from pixelforge.extensions import limiter
 
-# Counted per client address (anonymous callers); only POSTs, so looking at the form is free.
-AUTH_RATE_LIMIT = "10/minute"
+
+def auth_rate_limit() -> str:
+    """Counted per client address (anonymous callers); only POSTs, so looking at the form is free."""
+    return current_app.config["AUTH_RATE_LIMIT"]
 
 
 def safe_next(target: str | None, default: str = "/dashboard") -> str:
@@ -28,7 +30,7 @@ def safe_next(target: str | None, default: str = "/dashboard") -> str:
 
 
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(AUTH_RATE_LIMIT, methods=["POST"])
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def signup():
     """Create an account on the sign-up plan with its opening credits, then sign in."""
     if current_user.is_authenticated:
@@ -57,7 +59,7 @@ def _public_account_error(exc: AccountError) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(AUTH_RATE_LIMIT, methods=["POST"])
+@limiter.limit(auth_rate_limit, methods=["POST"])
 def login():
     """Sign in with email and password; `next` may send the user back to a page of this site."""
     form = LoginForm()

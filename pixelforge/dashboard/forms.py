@@ -37,3 +37,7 @@ class CreateKeyForm(FlaskForm):
 
 class RevokeKeyForm(FlaskForm):
     submit = SubmitField("Revoke")
+
+
+class CancelJobForm(FlaskForm):
+    submit = SubmitField("Cancel job")

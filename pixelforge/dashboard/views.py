@@ -1,27 +1,25 @@
-"""Dashboard pages: overview, API keys, credits, job history and one job, and the owner-only job images."""
+"""Dashboard pages: the landing page, overview, API keys and credits (job pages: jobs_views.py)."""
 from __future__ import annotations
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from pixelforge import credits, images, thumbnails
-from pixelforge.dashboard import bp
+from pixelforge import credits
+from pixelforge.dashboard import bp, new_key
 from pixelforge.dashboard.forms import CreateKeyForm, RevokeKeyForm
+from pixelforge.dashboard.present import running_balance
 from pixelforge.extensions import db
-from pixelforge.jobs import JobNotFound, get_job, list_jobs
+from pixelforge.jobs import list_jobs
 from pixelforge.keys import KeyNotFound, create_key, revoke_key
-from pixelforge.models import ApiKey, Job, JobStatus
-from pixelforge.operations import OPERATIONS, ValidationFailed
+from pixelforge.models import ApiKey
+from pixelforge.operations import OPERATIONS
 from pixelforge.plans import PLANS, get_plan, read_rpm
-from pixelforge.storage import ObjectMissing, StorageError, get_storage
-
-JOBS_PER_PAGE = 20
-IMAGE_KINDS = ("input", "mask", "result")
 
 
 @bp.get("/")
 def index():
-    return redirect(url_for("dashboard.overview" if current_user.is_authenticated else "dashboard.login"))
+    """What PixelForge is and where its parts are, for anyone."""
+    return render_template("landing.html", title="Image AI you can host yourself", operations=OPERATIONS)
 
 
 @bp.get("/favicon.ico")
@@ -52,31 +50,57 @@ def _keys_of(user_id: int) -> list[ApiKey]:
                                    .order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())))
 
 
-def _keys_page(form: CreateKeyForm, new_key=None, status: int = 200):
+def _keys_page(form: CreateKeyForm, new=None, status: int = 200):
     plan = get_plan(current_user.plan)
     api_plans = [p for p in PLANS if get_plan(p).api_access]
     response = render_template("keys.html", title="API keys", plan=plan, api_plans=api_plans, form=form,
-                               keys=_keys_of(current_user.id), new_key=new_key)
+                               keys=_keys_of(current_user.id), new_key=new, base_url=_base_url())
     return response, status
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
 
 
 @bp.get("/dashboard/keys")
 @login_required
 def keys():
-    return _keys_page(CreateKeyForm())
+    """The keys; right after a key was made, that key, this once (new_key.py)."""
+    return _keys_page(CreateKeyForm(), new=new_key.take())
 
 
 @bp.post("/dashboard/keys")
 @login_required
 def create_api_key():
-    """Make a key and show it in this response only: it is never stored or shown again."""
+    """Make a key and redirect to the page that shows it once: a reload there makes no second key."""
     form = CreateKeyForm()
     if not get_plan(current_user.plan).api_access:
         return _keys_page(form, status=403)
     if not form.validate_on_submit():
         return _keys_page(form)
-    new_key = create_key(current_user, (form.name.data or "").strip())
-    return _keys_page(CreateKeyForm(formdata=None), new_key=new_key)
+    name = (form.name.data or "").strip()
+    made = create_key(current_user, name)
+    if not new_key.hand_over(made.secret, name):  # no Redis: show it in this response, as before
+        current_app.logger.warning("could not hand the new key over through Redis; shown in the POST's response")
+        return _keys_page(CreateKeyForm(formdata=None), new={"secret": made.secret, "name": name})
+    return redirect(url_for("dashboard.keys"), 303)
+
+
+def _own_active_key(prefix: str) -> ApiKey:
+    key = db.session.scalar(db.select(ApiKey).filter_by(prefix=prefix, user_id=current_user.id))
+    if key is None:
+        abort(404)
+    return key
+
+
+@bp.get("/dashboard/keys/<prefix>/revoke")
+@login_required
+def confirm_revoke(prefix: str):
+    """Revoking asks first: programs using the key stop working at once."""
+    key = _own_active_key(prefix)
+    if key.revoked_at is not None:
+        return redirect(url_for("dashboard.keys"))
+    return render_template("revoke.html", title="Revoke key", key=key, form=RevokeKeyForm())
 
 
 @bp.post("/dashboard/keys/<prefix>/revoke")
@@ -88,105 +112,23 @@ def revoke_api_key(prefix: str):
             revoke_key(prefix, current_user)
         except KeyNotFound:
             abort(404)
+        flash(f"Key {prefix}… is revoked: requests with it are refused from now on.", "success")
     return redirect(url_for("dashboard.keys"))
+
+
+@bp.get("/dashboard/models")
+@login_required
+def models():
+    """What runs each tool now, from what the live workers publish, and how to install what is missing."""
+    from pixelforge.dashboard.engines import live_workers, notes_by_variant
+
+    workers = live_workers()
+    return render_template("models.html", title="Models", notes=notes_by_variant(workers), workers=workers or [])
 
 
 @bp.get("/dashboard/credits")
 @login_required
 def credits_page():
     plan = get_plan(current_user.plan)
-    return render_template("credits.html", title="Credits", plan=plan, read_rpm=read_rpm(plan),
-                           entries=credits.ledger(current_user.id, 100))
-
-
-@bp.get("/dashboard/jobs")
-@login_required
-def jobs():
-    cursor = request.args.get("cursor") or None
-    try:
-        page, next_cursor = list_jobs(current_user, JOBS_PER_PAGE, cursor)
-    except ValidationFailed:
-        return redirect(url_for("dashboard.jobs"))
-    return render_template("jobs.html", title="Jobs", jobs=page, next_cursor=next_cursor, first_page=not cursor,
-                           timings=timings)
-
-
-def _owned_job(job_id: str) -> Job:
-    try:
-        return get_job(current_user, job_id)
-    except JobNotFound:
-        abort(404)
-
-
-@bp.get("/dashboard/jobs/<job_id>")
-@login_required
-def job_detail(job_id: str):
-    job = _owned_job(job_id)
-    return render_template("job.html", title=f"Job {job.id[:8]}", job=job, timings=timings(job),
-                           active=job.status in JobStatus.ACTIVE, operation=OPERATIONS.get(job.operation))
-
-
-def timings(job: Job) -> dict:
-    """Seconds spent waiting in the queue and running, where known."""
-    waited = (job.started_at - job.created_at).total_seconds() if job.started_at else None
-    ran = (job.finished_at - job.started_at).total_seconds() if job.started_at and job.finished_at else None
-    return {"waited": waited, "ran": ran}
-
-
-def _object_key(job: Job, kind: str) -> str | None:
-    if kind == "result":
-        return job.result_key if job.status == JobStatus.DONE else None
-    return job.mask_key if kind == "mask" else job.input_key
-
-
-def _read_object(key: str | None) -> bytes:
-    if not key:
-        abort(404)
-    try:
-        return get_storage().get(key)
-    except ObjectMissing:
-        abort(404)
-    except StorageError:
-        current_app.logger.exception("could not read %s", key)
-        abort(502)
-
-
-@bp.get("/dashboard/jobs/<job_id>/<kind>")
-@login_required
-def job_image(job_id: str, kind: str):
-    """The job's input, mask or result, to its owner only; ?download=1 saves it as a file."""
-    if kind not in IMAGE_KINDS:
-        abort(404)
-    job = _owned_job(job_id)
-    data = _read_object(_object_key(job, kind))
-    if kind == "result" and job.result_type:
-        mimetype = job.result_type
-    else:
-        mimetype = images.ALLOWED_FORMATS.get(images.sniff_format(data) or "", "application/octet-stream")
-    response = Response(data, mimetype=mimetype)
-    if request.args.get("download", "").lower() in ("1", "true", "yes"):
-        extension = images.EXTENSIONS.get(mimetype, "bin")
-        response.headers["Content-Disposition"] = f'attachment; filename="pixelforge-{job.id}-{kind}.{extension}"'
-    response.headers["Cache-Control"] = "private, max-age=3600"  # a job's images never change
-    return response
-
-
-@bp.get("/dashboard/jobs/<job_id>/thumbnail")
-@login_required
-def job_thumbnail(job_id: str):
-    """A small PNG of the result when there is one, else of the input: made once and stored (thumbnails)."""
-    job = _owned_job(job_id)
-    kind = "result" if job.status == JobStatus.DONE and job.result_key else "input"
-    source_key = _object_key(job, kind)
-    if not source_key or job.expired_at is not None:
-        abort(404)
-    try:
-        picture = thumbnails.stored_or_made(job.id, kind, source_key)
-    except (ObjectMissing, ValidationFailed):
-        abort(404)
-    except StorageError:
-        current_app.logger.exception("could not read the thumbnail of job %s", job.id)
-        abort(502)
-    response = Response(picture, mimetype="image/png")
-    response.headers["Cache-Control"] = "private, max-age=3600"  # the page asks by kind: it never changes
-    return response
+    lines = running_balance(credits.ledger(current_user.id, 100), current_user.credits)
+    return render_template("credits.html", title="Credits", plan=plan, read_rpm=read_rpm(plan), lines=lines)

@@ -30,6 +30,8 @@ def test_metrics_count_jobs_queue_depth_and_durations(api, client, work_queue):
     assert after[("pixelforge_job_run_seconds_count", (("operation", "enhance"),))] == 1
     assert after[("pixelforge_job_queue_wait_seconds_bucket", (("le", "+Inf"), ("operation", "enhance")))] == 1
     assert ("pixelforge_workers_live", ()) in after
+    assert after[("pixelforge_worker_jobs_total", (("device", "cpu"), ("engine", "classical"),
+                                                   ("operation", "enhance"), ("status", "done")))] == 1
 
 
 def test_metrics_are_hidden_from_other_hosts_unless_a_token_is_set(app, client):

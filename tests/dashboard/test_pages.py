@@ -45,7 +45,9 @@ def test_overview_shows_balance_and_plan(client, sign_in):
 
 def test_a_new_key_is_shown_once_and_only_its_hash_is_stored(client, sign_in):
     user_id = sign_in().id
-    response = client.post("/dashboard/keys", data={"name": "laptop"})
+    created = client.post("/dashboard/keys", data={"name": "laptop"})
+    assert created.status_code == 303 and created.headers["Location"].endswith("/dashboard/keys")
+    response = client.get("/dashboard/keys")  # post/redirect/get: the page after the redirect shows it
     html = response.get_data(as_text=True)
     record = db.session.scalar(db.select(ApiKey).filter_by(user_id=user_id))
     secret = re.search(r'id="new-key-value"[^>]*>(pfk_\w+)</code>', html).group(1)
@@ -229,7 +231,7 @@ def test_playground_runs_charge_and_share_the_api_rate_limit(app, make_user, api
     assert refused.value.status == 429 and "2 runs per minute" in refused.value.message
     work_queue()
     final = list(runner.follow(app, user_id, view.id, "enhance"))[-1]
-    assert final.status == "done" and final.result.startswith(b"\x89PNG") and final.balance == 3
+    assert final.status == "done" and final.result_type == "image/png" and final.balance == 3
     jobs, _ = list_jobs(db.session.get(User, user_id))
     assert view.id in [job.id for job in jobs]
 
@@ -249,23 +251,23 @@ def test_playground_errors_carry_the_apis_status(app, make_user, png, credits, o
     assert failed.value.status == status and failed.value.message
 
 
-def test_painted_layers_become_a_white_on_black_mask():
+def test_painted_strokes_become_a_white_on_black_mask():
     import io
 
     from PIL import Image
 
-    from ui.runner import mask_from_layers
+    from ui.runner import mask_from_strokes
 
-    layer = Image.new("RGBA", (16, 12), (0, 0, 0, 0))
-    assert mask_from_layers([layer], (32, 24)) is None  # nothing painted
-    layer.putpixel((4, 3), (255, 45, 85, 153))  # a semi-transparent stroke counts
-    mask = Image.open(io.BytesIO(mask_from_layers([layer], (32, 24))))
+    assert mask_from_strokes([], (32, 24)) is None  # nothing painted
+    assert mask_from_strokes([{"size": 4, "points": "junk"}, "junk", {"points": [[1, "x"]]}], (32, 24)) is None
+    strokes = [{"size": 4, "points": [[4, 6], [12, 6]]}, {"size": 2, "points": [[30, 20]]}]
+    mask = Image.open(io.BytesIO(mask_from_strokes(strokes, (32, 24))))
     assert mask.size == (32, 24) and mask.mode == "L"
-    assert mask.getpixel((8, 6)) == 255 and mask.getpixel((0, 0)) == 0
+    assert mask.getpixel((8, 6)) == 255 and mask.getpixel((30, 20)) == 255 and mask.getpixel((20, 15)) == 0
 
 
 def test_widget_values_become_the_apis_form_fields():
-    from ui.playground import form_fields
+    from ui.widgets import form_fields
 
     from pixelforge.operations import OPERATIONS
 

@@ -9,6 +9,7 @@ import pytest
 import requests
 from PIL import Image
 
+import real_weights
 from model_factories import write_rrdbnet, write_tiny_sd_inpainting, write_u2net_like_onnx
 from service import LiveService
 
@@ -17,8 +18,23 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    with LiveService(tmp_path_factory.mktemp("models") / "instance") as live:
+    env = {"PIXELFORGE_WORKER_HEARTBEAT_SECONDS": "1"}
+    with LiveService(tmp_path_factory.mktemp("models") / "instance", env=env) as live:
         yield live
+
+
+def add_model(service, name: str, path) -> None:
+    """`pixelforge models add`, then wait until the worker says it serves the model (within a heartbeat)."""
+    service.cli("models", "add", name, str(path), "--allow-unverified")
+
+    def served():
+        workers = requests.get(service.base + "/readyz", timeout=5).json()["workers"]
+        return any(name in worker["models"] for worker in workers)
+
+    deadline = time.monotonic() + 30
+    while not served():
+        assert time.monotonic() < deadline, f"no worker lists {name} 30 s after it was added"
+        time.sleep(0.2)
 
 
 def png(width=24, height=16, mode="RGB") -> bytes:
@@ -65,7 +81,7 @@ def test_added_upscaler_serves_the_next_job_without_restart(service, tmp_path):
     assert before["engine"] == "classical"
 
     weights = write_rrdbnet(tmp_path / "RealESRGAN_x4plus.pth", scale=4)
-    service.cli("models", "add", "realesrgan-x4plus", str(weights), "--allow-unverified")
+    add_model(service, "realesrgan-x4plus", str(weights))
     after = run_job(service, headers, "upscale", {"image": ("a.png", png(mode="RGBA"), "image/png")},
                     {"scale": "4"})
     assert after["status"] == "done", after
@@ -80,7 +96,7 @@ def test_a_safetensors_upscaler_added_over_the_pth_serves_the_next_job(service, 
     service.cli("models", "add", "realesrgan-x4plus", str(write_rrdbnet(tmp_path / "x4.pth", scale=4)),
                 "--allow-unverified")
     community = write_rrdbnet(tmp_path / "4x-community.safetensors", scale=4, seed=1)
-    service.cli("models", "add", "realesrgan-x4plus", str(community), "--allow-unverified")
+    add_model(service, "realesrgan-x4plus", str(community))
     assert "ok (custom, unverified)" in service.cli("models", "verify", "realesrgan-x4plus").stdout
     job = run_job(service, headers, "upscale", {"image": ("a.png", png())}, {"scale": "4"})
     assert job["status"] == "done", job
@@ -97,7 +113,7 @@ def test_inpaint_runs_once_a_pipeline_is_installed(service, tmp_path):
     assert refused.status_code == 503 and "models pull sd-inpainting" in refused.text
 
     folder = write_tiny_sd_inpainting(tmp_path / "sd")
-    service.cli("models", "add", "sd-inpainting", str(folder), "--allow-unverified")
+    add_model(service, "sd-inpainting", str(folder))
     job = run_job(service, headers, "inpaint", files, {"prompt": "a red ball", "steps": "4", "strength": "0.5",
                                                        "seed": "1234"})
     assert job["status"] == "done", job
@@ -111,7 +127,46 @@ def test_rembg_model_serves_background_removal(service, tmp_path):
     key = service.user_with_key("rembg@example.com", credits=5)
     headers = {"Authorization": f"Bearer {key}"}
     onnx_file = write_u2net_like_onnx(tmp_path / "u2net.onnx")
-    service.cli("models", "add", "rembg-u2net", str(onnx_file), "--allow-unverified")
+    add_model(service, "rembg-u2net", str(onnx_file))
     job = run_job(service, headers, "remove-background", {"image": ("a.png", png())}, timeout=240)
     assert job["status"] == "done", job
     assert job["engine"] == "model" and job["model"] == "rembg-u2net"
+
+
+def wait_for_log(live, text: str, timeout: float = 600) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log = live.log()
+        if text in log:
+            return log
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} in the log:\n{live.log()[-3000:]}")
+
+
+def test_real_u2net_is_warmed_at_start_and_gives_rembgs_own_alpha(tmp_path):
+    """#18: with the real U^2-Net installed, the worker loads it before its first job, and a job through the live
+    service gives the alpha the rembg library gives with the same file (the helmet and the neck kept)."""
+    from skimage import data
+
+    weights, why = real_weights.fetched_file("rembg-u2net")
+    if weights is None:
+        pytest.skip(why)
+    instance = tmp_path / "instance"
+    real_weights.install(weights, "rembg-u2net", instance / "models")
+    # pymatting's numba functions are compiled once per host for the tests (a fresh instance would compile again).
+    env = {"NUMBA_CACHE_DIR": str(real_weights.cache_dir().parent / "numba")}
+    with LiveService(instance, env=env) as live:
+        log = wait_for_log(live, "worker warm in")
+        assert "rembg-u2net (remove-background)" in log and "FAILED" not in log
+        key = live.user_with_key("real-u2net@example.com", credits=5)
+        headers = {"Authorization": f"Bearer {key}"}
+        astronaut = Image.fromarray(data.astronaut())
+        buffer = io.BytesIO()
+        astronaut.save(buffer, "PNG")
+        job = run_job(live, headers, "remove-background", {"image": ("astronaut.png", buffer.getvalue())})
+        assert job["status"] == "done", job
+        assert (job["engine"], job["model"]) == ("model", "rembg-u2net")
+        result = Image.open(io.BytesIO(requests.get(job["result_url"], headers=headers).content))
+    alpha = np.asarray(result.getchannel("A"))
+    assert np.array_equal(alpha, real_weights.rembg_alpha(weights, astronaut))
+    assert alpha[440:500, 250:330].mean() > 200 and alpha[185:215, 200:250].mean() > 200  # helmet, neck

@@ -29,7 +29,10 @@ def wait_until_gone(processes: list[ProcessIdentity], timeout: float) -> list[Pr
 
 
 def port_is_free(port: int) -> bool:
+    """Nothing listens on the port any more (connections the dead server closed may still be in TIME_WAIT, which
+    SO_REUSEADDR lets a new server through, as gunicorn itself binds)."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -1,5 +1,6 @@
-"""PixelForge across hosts on loopback: a web tier and two worker hosts, each with its own instance folder, sharing
-only the database, Redis and an S3-compatible store (SeaweedFS) — no shared disk.
+"""PixelForge across hosts on loopback: a web tier of two processes and two worker hosts, each with its own instance
+folder, sharing only the database (PostgreSQL where it runs, else a SQLite file), Redis and an S3-compatible store
+(SeaweedFS) — no shared disk.
 
 Host A is a CPU host with no models; host B has a (tiny, generated) upscaler installed, standing in for a GPU host.
 """
@@ -11,18 +12,37 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import requests
+from PIL import Image
+from sqlalchemy import create_engine, text
 
 from conftest import image_bytes, mask_bytes
+from empty_databases import empty_postgres_url
 from model_factories import write_compact
 from pixelforge.redis_server import EmbeddedRedis
 from s3server import SeaweedS3, weed_binary
+from service import free_port
 from test_service import wait_for
 from test_worker_pool import children_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BUCKET = "pixelforge-hosts"
+
+
+def shared_database(root) -> str:
+    try:
+        return empty_postgres_url()
+    except pytest.skip.Exception:
+        return f"sqlite:///{root / 'shared.db'}"
+
+
+def cli(env: dict, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "pixelforge.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.strip()
 
 
 @pytest.fixture(scope="module")
@@ -33,121 +53,123 @@ def cluster(tmp_path_factory):
     s3 = SeaweedS3(root / "s3").start()
     s3.client().create_bucket(Bucket=BUCKET)
     redis = EmbeddedRedis(root / "redis").start()
-    shared = {"DATABASE_URL": f"sqlite:///{root / 'shared.db'}", "REDIS_URL": redis.url,
-              "STORAGE_URL": f"s3://{BUCKET}/jobs", **s3.environment(),
-              "PIXELFORGE_SECRET_KEY": "cluster-session-secret", "PIXELFORGE_KEY_HASH_SECRET": "cluster-key-secret",
-              "PIXELFORGE_WORKER_HEARTBEAT_SECONDS": "1", "PIXELFORGE_RESULT_URLS": "presigned"}
-    hosts = {}
-    for name in ("a", "b"):
-        instance = root / f"host-{name}"
-        instance.mkdir()
-        hosts[name] = {**os.environ, **shared, "PIXELFORGE_INSTANCE": str(instance), "PYTHONUNBUFFERED": "1"}
+    database = shared_database(root)
+    shared = {**os.environ, "DATABASE_URL": database, "REDIS_URL": redis.url, "STORAGE_URL": f"s3://{BUCKET}/jobs",
+              **s3.environment(), "PIXELFORGE_SECRET_KEY": "cluster-session-secret",
+              "PIXELFORGE_KEY_HASH_SECRET": "cluster-key-secret", "PIXELFORGE_WORKER_HEARTBEAT_SECONDS": "1",
+              "PIXELFORGE_WORKER_LOST_AFTER_SECONDS": "6", "PIXELFORGE_RESULT_URLS": "presigned",
+              "PYTHONUNBUFFERED": "1"}
+    hosts = {name: {**shared, "PIXELFORGE_INSTANCE": str(root / f"host-{name}")} for name in ("web", "a", "b")}
+    cli(hosts["web"], "db", "upgrade")  # once per release, before any host starts
     model = write_compact(root / "tiny-x4.pth", scale=4)
-    subprocess.run([sys.executable, "-m", "pixelforge.cli", "models", "add", "realesr-general-x4v3", str(model),
-                    "--allow-unverified"], env=hosts["b"], check=True, capture_output=True, timeout=120)
-    pools = {name: subprocess.Popen([sys.executable, "-m", "pixelforge.cli", "worker", "--processes", "1"],
-                                    env=env, stdout=open(root / f"pool-{name}.log", "wb"),
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-             for name, env in hosts.items()}
-    web_env = {**os.environ, **shared}
+    cli(hosts["b"], "models", "add", "realesr-general-x4v3", str(model), "--allow-unverified")
+    port = free_port()
+    commands = {"web": ["web", "--port", str(port), "--processes", "2"],
+                "a": ["worker", "--processes", "1"], "b": ["worker", "--processes", "1"]}
+    processes = {name: subprocess.Popen([sys.executable, "-m", "pixelforge.cli", *command], env=hosts[name],
+                                        stdout=open(root / f"{name}.log", "wb"), stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+                 for name, command in commands.items()}
+    base = f"http://127.0.0.1:{port}"
     try:
-        yield {"root": root, "hosts": hosts, "pools": pools, "web_env": web_env, "s3": s3}
+        wait_for(lambda: _json(base + "/readyz").get("checks", {}).get("workers") == 2, 120, interval=0.5)
+        yield {"root": root, "hosts": hosts, "processes": processes, "base": base, "s3": s3,
+               "db": create_engine(database)}
     finally:
-        for pool in pools.values():
-            pool.send_signal(signal.SIGTERM)
-        for pool in pools.values():
-            pool.wait(30)
+        for process in processes.values():
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in processes.values():
+            process.wait(30)
         redis.stop()
         s3.stop()
 
 
-@pytest.fixture(scope="module")
-def web(cluster, tmp_path_factory):
-    """The web tier: an app with an instance folder of its own (no models, no storage), on the shared services."""
-    from pixelforge import create_app
-
-    saved = dict(os.environ)
-    os.environ.update(cluster["web_env"])  # boto3 reads its credentials from here at each request too
+def _json(url: str, **kwargs) -> dict:
     try:
-        yield create_app({"INSTANCE_DIR": str(tmp_path_factory.mktemp("web")), "PLAYGROUND_ENABLED": False,
-                          "SERVER_NAME": "pixelforge.test"})
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        return requests.get(url, timeout=5, **kwargs).json()
+    except (requests.RequestException, ValueError):
+        return {}
 
 
-def test_jobs_run_where_their_model_is_and_results_come_from_the_store(cluster, web):
-    from pixelforge.accounts import create_user
-    from pixelforge.keys import create_key
+@pytest.fixture(scope="module")
+def key(cluster):
+    cli(cluster["hosts"]["web"], "users", "create", "hosts@example.com", "--plan", "pro", "--credits", "100")
+    return cli(cluster["hosts"]["web"], "keys", "create", "hosts@example.com")
 
-    with web.app_context():
-        key = create_key(create_user("hosts@example.com", plan="pro", credits=50), "hosts").secret
-    client = web.test_client()
-    headers = {"Authorization": f"Bearer {key}"}
 
-    def workers():
-        return client.get("/readyz").get_json()["workers"]
+def submit(cluster, key: str, operation: str, image: bytes, **fields) -> str:
+    files = {"image": ("a.png", image)}
+    if "mask" in fields:
+        files["mask"] = ("m.png", fields.pop("mask"))
+    response = requests.post(f"{cluster['base']}/api/v1/{operation}", headers={"Authorization": f"Bearer {key}"},
+                             files=files, data=fields, timeout=30)
+    assert response.status_code == 202, response.text
+    return response.json()["job_id"]
 
-    wait_for(lambda: len(workers()) == 2, 90)
-    by_models = {tuple(w["models"]): w for w in workers()}
-    assert set(by_models) == {(), ("realesr-general-x4v3",)}
 
-    def run(operation, **fields):
-        data = {"image": (io.BytesIO(image_bytes(48, 32)), "a.png"), **fields}
-        response = client.post(f"/api/v1/{operation}", headers=headers, data=data,
-                               content_type="multipart/form-data")
-        assert response.status_code == 202, response.get_json()
-        job_id = response.get_json()["job_id"]
-        return wait_for(lambda: (job := client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json())
-                        ["status"] in ("done", "failed") and job, 120, interval=0.3)
+def final(cluster, key: str, job_id: str, timeout: float = 120) -> dict:
+    def ended():
+        job = _json(f"{cluster['base']}/api/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"})
+        return job if job.get("status") in ("done", "failed", "cancelled") else None
 
-    def ran_on_host_b(job) -> bool:
-        from pixelforge.extensions import db
-        from pixelforge.models import Job
+    return wait_for(ended, timeout, interval=0.3)
 
-        with web.app_context():
-            worker = db.session.get(Job, job["job_id"]).worker_name  # host.pid.suffix
-        return int(worker.split(".")[-2]) in children_of(cluster["pools"]["b"].pid)
 
-    for _ in range(3):  # any worker could take a general job; only B listens on the model's queue
-        upscaled = run("upscale", scale="4")
-        assert (upscaled["status"], upscaled["engine"], upscaled["model"]) == ("done", "model", "realesr-general-x4v3")
-        assert ran_on_host_b(upscaled)
-    enhanced = run("enhance")  # B's upscaler serves enhance too: it goes to B's queue
-    assert enhanced["model"] == "realesr-general-x4v3" and ran_on_host_b(enhanced)
-    erased_fields = {"mask": (io.BytesIO(mask_bytes(48, 32, box=(10, 8, 30, 20))), "m.png")}
-    data = {"image": (io.BytesIO(image_bytes(48, 32)), "a.png"), **erased_fields}
-    erased = client.post("/api/v1/erase-object", headers=headers, data=data, content_type="multipart/form-data")
-    assert erased.status_code == 202  # no lama anywhere: the classical engine, on any host
+def worker_pid(cluster, job_id: str) -> int:
+    with cluster["db"].connect() as connection:
+        name = connection.execute(text("SELECT worker_name FROM jobs WHERE id = :id"), {"id": job_id}).scalar()
+    return int(name.split(".")[-2])  # host.pid.suffix
 
-    refused = client.post("/api/v1/inpaint", headers=headers, content_type="multipart/form-data",
-                          data={"image": (io.BytesIO(image_bytes(48, 32)), "a.png"),
-                                "mask": (io.BytesIO(mask_bytes(48, 32)), "m.png")})
-    assert refused.status_code == 503 and "no live worker" in refused.get_json()["error"]["message"]
 
-    direct = requests.get(upscaled["result_url"], timeout=10)  # presigned: straight from the store
-    assert direct.status_code == 200 and direct.content[:8] == b"\x89PNG\r\n\x1a\n"
-    for name in ("a", "b"):  # no host kept a job file on its own disk
+def test_a_key_works_on_every_web_process(cluster, key):
+    answers = {requests.get(f"{cluster['base']}/api/v1/account", headers={"Authorization": f"Bearer {key}"},
+                            timeout=10).status_code for _ in range(30)}
+    assert answers == {200}
+
+
+def test_every_operation_runs_and_model_jobs_run_only_where_the_model_is(cluster, key):
+    host_b = cluster["processes"]["b"].pid
+    for _ in range(3):  # any worker takes general jobs; only B listens on the model's queue
+        job = final(cluster, key, submit(cluster, key, "upscale", image_bytes(48, 32), scale="4"))
+        assert (job["status"], job["engine"], job["model"]) == ("done", "model", "realesr-general-x4v3")
+        assert worker_pid(cluster, job["job_id"]) in children_of(host_b)
+    for operation, fields in [("enhance", {}), ("remove-background", {}), ("restore-face", {}),
+                              ("erase-object", {"mask": mask_bytes(48, 32)})]:
+        job = final(cluster, key, submit(cluster, key, operation, image_bytes(48, 32), **fields))
+        # restore-face on noise finds no face: it fails and is refunded, which is the contract
+        assert job["status"] == "done" or job["error"]["code"] == "no_face_found", job
+    inpaint = requests.post(f"{cluster['base']}/api/v1/inpaint", headers={"Authorization": f"Bearer {key}"},
+                            files={"image": ("a.png", image_bytes(48, 32)), "mask": ("m.png", mask_bytes(48, 32))},
+                            timeout=30)
+    assert inpaint.status_code == 503 and "no live worker" in inpaint.json()["error"]["message"]
+
+    upscaled = final(cluster, key, submit(cluster, key, "upscale", image_bytes(48, 32), scale="2"))
+    through_api = requests.get(f"{cluster['base']}/api/v1/jobs/{upscaled['job_id']}/download",
+                               headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert through_api.status_code == 200 and through_api.content[:4] == b"\x89PNG"
+    assert upscaled["result_url"].startswith(cluster["s3"].endpoint)  # presigned: straight from the store
+    assert requests.get(upscaled["result_url"], timeout=10).content == through_api.content
+    for name in ("web", "a", "b"):  # no host kept a job file on its own disk
         assert not list((cluster["root"] / f"host-{name}" / "storage").rglob("*.png"))
 
 
-def test_a_killed_model_worker_is_replaced_and_takes_model_jobs_again(cluster, web):
-    pool = cluster["pools"]["b"]
-    victim = wait_for(lambda: next(iter(children_of(pool.pid)), None), 30)
-    os.kill(victim, signal.SIGKILL)
-    replacement = wait_for(lambda: next(iter(children_of(pool.pid) - {victim}), None), 30)
-    assert replacement != victim
-    client = web.test_client()
-    with web.app_context():
-        from pixelforge.accounts import create_user
-        from pixelforge.keys import create_key
-
-        key = create_key(create_user("hosts2@example.com", plan="pro", credits=5), "k").secret
+def test_killing_the_model_host_mid_job_refunds_once_and_it_comes_back(cluster, key):
+    account = f"{cluster['base']}/api/v1/account"
     headers = {"Authorization": f"Bearer {key}"}
-    response = client.post("/api/v1/upscale", headers=headers, content_type="multipart/form-data",
-                           data={"image": (io.BytesIO(image_bytes(48, 32)), "a.png"), "scale": "4"})
-    job_id = response.get_json()["job_id"]
-    job = wait_for(lambda: (j := client.get(f"/api/v1/jobs/{job_id}", headers=headers).get_json())["status"]
-                   == "done" and j, 120, interval=0.3)
-    assert job["model"] == "realesr-general-x4v3"
-    assert job["result_url"].startswith(cluster["s3"].endpoint)
+    gradient = np.linspace(0, 255, 2000 * 1500 * 3).reshape(1500, 2000, 3).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(gradient).save(buffer, format="PNG")
+    before = requests.get(account, headers=headers, timeout=10).json()["credits"]
+    job_id = submit(cluster, key, "upscale", buffer.getvalue(), scale="4")  # tens of seconds on the tiny model
+    wait_for(lambda: _json(f"{cluster['base']}/api/v1/jobs/{job_id}", headers=headers).get("status")
+             == "processing", 60, interval=0.2)
+    victim = worker_pid(cluster, job_id)
+    os.kill(victim, signal.SIGKILL)
+    job = final(cluster, key, job_id, timeout=90)
+    assert (job["status"], job["error"]["code"], job["refunded"]) == ("failed", "worker_lost", True)
+    assert requests.get(account, headers=headers, timeout=10).json()["credits"] == before  # refunded once
+
+    host_b = cluster["processes"]["b"].pid
+    again = final(cluster, key, submit(cluster, key, "upscale", image_bytes(48, 32), scale="4"))
+    assert again["model"] == "realesr-general-x4v3"
+    assert worker_pid(cluster, again["job_id"]) in children_of(host_b) - {victim}

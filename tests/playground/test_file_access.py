@@ -9,6 +9,7 @@ through the dashboard, speaking Gradio's own protocol (upload, queue/join, queue
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from pathlib import Path
 
@@ -91,12 +92,16 @@ def test_another_users_playground_files_are_404(service):
 
     joined, outcome = alice.run("enhance-run", file_data(upload_path))
     assert joined.status_code == 200 and outcome.success, outcome.error
-    results = outcome.file_paths
-    assert results  # the before/after pictures and the download
-    for path in results:
+    for path in outcome.file_paths:  # any file the run handed out is alice's alone
         assert alice.fetch(path).status_code == 200
         for other in (bob, freeloader):
             assert other.fetch(path).status_code == 404
+    job_id = re.search(r"/dashboard/jobs/([0-9a-f-]{36})/preview/result", str(outcome.completed)).group(1)
+    for kind in ("preview/input", "preview/result", "result", "input"):  # the result panel's pictures
+        url = f"{service.base}/dashboard/jobs/{job_id}/{kind}"
+        assert alice.http.get(url, timeout=10).status_code == 200
+        for other in (bob, freeloader):
+            assert other.http.get(url, timeout=10, allow_redirects=False).status_code == 404
 
     stored = [p for p in (service.instance / "storage").rglob("*") if p.is_file()]
     assert stored  # alice's job input and result

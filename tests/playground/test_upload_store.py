@@ -52,18 +52,30 @@ def test_the_oldest_unclaimed_uploads_make_room_and_claimed_ones_do_not(store):
     assert refused.value.status == 429 and store.usage(1)[0] == 3
 
 
-def test_a_run_deletes_its_uploads_when_it_ends_unless_another_waits(store):
+def test_a_runs_uploads_stay_for_another_run_then_expire(store):
     shared, own = store.save(1, picture(1)).resolve(), store.save(1, picture(2)).resolve()
+    for path in (shared, own):
+        os.utime(path, (time.time() - 50, time.time() - 50))  # uploaded a while ago
     store.claim("a", [shared, own])
     store.claim("b", [shared])
     store.finish("a")
-    assert shared.exists() and not own.exists()
+    assert shared.exists() and own.exists()  # the same picture may be run again
+    assert time.time() - own.stat().st_mtime < 5  # used now: its time to live starts over
+    assert store.sweep(now=time.time() + 30) == 0
     store.finish("b")
-    assert not shared.exists()
+    assert store.sweep(now=time.time() + 61) == 2 and not shared.exists() and not own.exists()
     early = store.save(1, picture(3)).resolve()
     store.finish("c")  # finished before its claim arrived
     store.claim("c", [early])
-    assert not early.exists()
+    assert early.exists() and not store._pending
+
+
+def test_finished_runs_uploads_make_room_for_new_ones(store):
+    paths = [store.save(1, picture(seed)).resolve() for seed in range(3)]
+    store.claim("run", paths)
+    store.finish("run")
+    newest = store.save(1, picture(3))  # over the quota of 3: the oldest, no longer waited on, makes room
+    assert store.usage(1)[0] == 3 and newest.exists() and sum(p.exists() for p in paths) == 2
 
 
 def test_unused_uploads_are_swept_after_their_ttl(store):

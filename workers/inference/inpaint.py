@@ -118,12 +118,20 @@ def _resolve_seed(value) -> int:
     return secrets.randbelow(2 ** 32) if value is None else int(value)
 
 
+def get_pipeline(name: str, models_dir: Path):
+    """The warm pipeline of ``name`` on this worker's device (loaded on first use; a worker warms it at start)."""
+    from workers.device import device_name
+    from workers.inference import warm_model
+
+    device = device_name()
+    return warm_model(name, models_dir, f"diffusers-{device}", lambda folder: load_pipeline(folder, device))
+
+
 def run_inpaint(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
     """Repaint the masked area from the prompt; returns info {"seed", "effective_steps"}."""
     import torch
 
     from workers.device import device_name
-    from workers.inference import warm_model
 
     if inp.mask is None:
         raise EngineError("inpaint needs a mask")
@@ -141,8 +149,8 @@ def run_inpaint(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
     if box is None:
         return EngineOutput(image=inp.image.copy(), engine="model", model=name, info={**info, "effective_steps": 0})
 
+    pipe = get_pipeline(name, models_dir)
     device = device_name()
-    pipe = warm_model(name, models_dir, f"diffusers-{device}", lambda folder: load_pipeline(folder, device))
     x0, y0, x1, y1 = box
     crop, crop_mask = rgb[y0:y1, x0:x1], mask[y0:y1, x0:x1]
     scaled, padded = working_size(x1 - x0, y1 - y0, device)

@@ -1,0 +1,92 @@
+"""#18 "first jobs are fast": a worker warms its installed models at start, and numba's cache lives in the
+instance folder (tiny stand-in models with the real signatures; no download)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import model_factories as mf
+from workers import inference
+from workers.engines.base import EngineInput
+from workers.inference import run_model_engine
+from workers.warmup import describe, use_instance_numba_cache, warm_up
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    inference.clear_model_cache()
+    yield
+    inference.clear_model_cache()
+
+
+@pytest.fixture
+def models_dir(tmp_path):
+    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")
+    mf.write_compact(tmp_path / "realesr-general-x4v3" / "realesr-general-x4v3.pth")
+    return tmp_path
+
+
+def test_warm_up_loads_every_default_model_so_the_first_job_loads_nothing(models_dir, monkeypatch):
+    import rembg
+
+    warmed = warm_up(models_dir)
+    assert [(w.name, w.operation, w.error) for w in warmed] == [
+        ("realesr-general-x4v3", "upscale", None), ("rembg-u2net", "remove-background", None)]
+    assert {name for name, _ in inference.loaded_models()} == {"realesr-general-x4v3", "rembg-u2net"}
+
+    sessions, loads = [], []
+    monkeypatch.setattr(rembg, "new_session", lambda *a, **k: sessions.append(a))
+    monkeypatch.setattr("workers.inference.upscale.load_upscaler", lambda path: loads.append(path))
+    image = mf.gradient_image(24, 16)
+    background = run_model_engine("remove-background", EngineInput(image, {"format": "png"}), models_dir)
+    upscaled = run_model_engine("upscale", EngineInput(image, {"scale": 4}), models_dir)
+    assert (background.model, upscaled.model) == ("rembg-u2net", "realesr-general-x4v3")
+    assert sessions == [] and loads == []  # both were already loaded by the warm-up
+
+
+def test_nothing_installed_warms_nothing(tmp_path):
+    assert warm_up(tmp_path) == []
+    assert "classical engines serve" in describe([], 0.0)
+
+
+def test_a_model_that_fails_to_warm_is_reported_and_the_others_still_warm(models_dir):
+    (models_dir / "rembg-u2net" / "u2net.onnx").write_bytes(b"not an onnx graph")
+    warmed = {w.name: w for w in warm_up(models_dir)}
+    assert warmed["realesr-general-x4v3"].error is None
+    assert warmed["rembg-u2net"].error  # reported, not raised: the worker still takes jobs
+    line = describe(list(warmed.values()), 1.0)
+    assert "rembg-u2net (remove-background)" in line and "FAILED" in line
+
+
+def test_numba_cache_goes_to_the_instance_folder_unless_the_operator_chose_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    folder = use_instance_numba_cache(tmp_path / "instance")
+    assert folder == tmp_path / "instance" / "cache" / "numba" and folder.is_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(folder)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "chosen"))
+    assert use_instance_numba_cache(tmp_path / "instance") == tmp_path / "chosen"
+
+
+@pytest.mark.parametrize("numba_first", [False, True], ids=["before-numba", "after-numba"])
+def test_compiled_functions_are_cached_in_the_instance_folder(tmp_path, numba_first):
+    """What rembg's import does to pymatting, on a one-line function: the cache lands under the instance."""
+    module = tmp_path / "src" / "compiled_here.py"
+    module.parent.mkdir()
+    module.write_text("import numba\n\n@numba.njit(cache=True)\ndef double(x):\n    return 2 * x\n")
+    script = textwrap.dedent(f"""
+        import sys
+        if {numba_first}:
+            import numba
+        from workers.warmup import use_instance_numba_cache
+        use_instance_numba_cache({str(tmp_path / "instance")!r})
+        sys.path.insert(0, {str(module.parent)!r})
+        import compiled_here
+        assert compiled_here.double(21) == 42
+    """)
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_CACHE_DIR"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=120)
+    cached = list((tmp_path / "instance" / "cache" / "numba").rglob("*.nbi"))
+    assert cached, "numba wrote no cache index under the instance folder"
+    assert not list(module.parent.rglob("*.nbi"))  # nothing beside the source (site-packages, for pymatting)

@@ -1,0 +1,124 @@
+"""Warm a worker before its first job, so that job runs at warm speed.
+
+Loading a model takes seconds and its first run more (ONNX Runtime's and oneDNN's first-run set-up), and rembg's
+import makes numba compile pymatting's functions (over a minute the first time). A worker therefore loads every
+model that serves an operation by default here and runs it once on a tiny picture, in its own process after it
+starts (the heartbeat already runs, so submissions queue rather than being refused) and never at import time.
+numba's compiled functions are cached in <instance>/cache/numba (not in site-packages, which may be read-only or
+shared by other installs), so the compile is paid once per instance, not once per worker start.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+# (operation, params) whose default model is warmed, in this order; one warm-up per model.
+WARM_CASES = (
+    ("upscale", {"scale": 4}),
+    ("upscale", {"scale": 2}),
+    ("enhance", {}),
+    ("remove-background", {}),
+    ("restore-face", {"fidelity": 0.5}),
+    ("erase-object", {}),
+    ("inpaint", {}),
+)
+TINY_SIDE = 64
+
+
+@dataclass(frozen=True)
+class WarmedModel:
+    name: str
+    operation: str
+    seconds: float
+    error: str | None = None
+
+
+def use_instance_numba_cache(instance_path: str | Path) -> Path:
+    """Point numba's cache at <instance>/cache/numba unless the operator chose a place (NUMBA_CACHE_DIR); must run
+    before rembg (and with it pymatting and numba) is imported in this process. Returns the folder in use."""
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    folder = Path(chosen) if chosen else Path(instance_path) / "cache" / "numba"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = str(folder)
+    numba_config = sys.modules.get("numba.core.config")
+    if numba_config is not None:  # numba already imported (reads the variable once): tell it directly
+        numba_config.CACHE_DIR = str(folder)
+    return folder
+
+
+def warm_up(models_dir: str | Path) -> list[WarmedModel]:
+    """Load and run once every installed model that serves an operation by default on this worker's device.
+    A model that fails to warm is reported (its first job will load it, or fail with the reason) and the others
+    still warm."""
+    from workers.registry import installed_model_for
+
+    try:
+        from workers.device import device_name
+
+        device = device_name()
+    except ImportError:  # no torch: classical engines only
+        return []
+    warmed: list[WarmedModel] = []
+    for operation, params in WARM_CASES:
+        name = installed_model_for(operation, params, Path(models_dir), device)
+        if name is None or any(w.name == name for w in warmed):
+            continue
+        started = time.perf_counter()
+        error = None
+        try:
+            _warm(operation, params, name, Path(models_dir))
+        except Exception as exc:  # noqa: BLE001 - one broken model must not keep the worker from its queue
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("could not warm %s for %s (%s); its first job will try again", name, operation, error)
+        warmed.append(WarmedModel(name, operation, time.perf_counter() - started, error))
+    return warmed
+
+
+def _warm(operation: str, params: dict, name: str, models_dir: Path) -> None:
+    from workers.engines.base import EngineInput, NoFaceFound
+    from workers.inference import run_model_engine
+
+    if operation == "inpaint":  # a diffusion run costs many seconds even when tiny: loading is the part to pay now
+        from workers.inference.inpaint import get_pipeline
+
+        get_pipeline(name, models_dir)
+        return
+    image, mask = _sample_input(operation)
+    try:
+        run_model_engine(operation, EngineInput(image=image, params=dict(params), mask=mask), models_dir)
+    except NoFaceFound:  # the detector is warm; the restorer loads with the first real face
+        log.info("warm-up found no face in its sample; %s loads with the first face", name)
+
+
+def _sample_input(operation: str) -> tuple[Image.Image, Image.Image | None]:
+    """A small picture for the operation (a real face for restore-face, so the restorer runs too)."""
+    if operation == "restore-face":
+        from skimage import data
+
+        face = data.astronaut()[0:256, 80:336]  # scikit-image's bundled astronaut: one clear face
+        return Image.fromarray(np.ascontiguousarray(face)), None
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (TINY_SIDE, TINY_SIDE, 3), dtype=np.uint8), "RGB")
+    if operation != "erase-object":
+        return image, None
+    mask = np.zeros((TINY_SIDE, TINY_SIDE), np.uint8)
+    mask[TINY_SIDE // 4:TINY_SIDE // 2, TINY_SIDE // 4:TINY_SIDE // 2] = 255
+    return image, Image.fromarray(mask, "L")
+
+
+def describe(warmed: list[WarmedModel], seconds: float) -> str:
+    """One log line: what was warmed, how long each took, and what failed."""
+    if not warmed:
+        return "worker warm: no model installed for this device, classical engines serve (0.0 s)"
+    parts = [f"{w.name} ({w.operation}) {w.seconds:.1f} s" + (f" FAILED: {w.error}" if w.error else "")
+             for w in warmed]
+    return f"worker warm in {seconds:.1f} s: " + "; ".join(parts)
