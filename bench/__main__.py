@@ -9,7 +9,7 @@ import traceback
 
 from bench.table import Row, render
 
-SECTIONS = ("overhead", "polling", "encoding", "warm", "engines", "large", "fidelity", "first_job")
+SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job")
 
 
 class Settings:
@@ -19,6 +19,7 @@ class Settings:
         self.quick = quick
         self.jobs = 20 if quick else 200
         self.poll_rounds, self.poll_seconds = (1, 1.5) if quick else (3, 3.0)
+        self.notify_jobs, self.notify_polled_jobs = (5, 2) if quick else (20, 5)
         self.encode_repeats = 2 if quick else 3
         self.encode_levels = [0, 1] if quick else list(range(10))  # level 6 is Pillow's default, timed anyway
 
@@ -36,7 +37,7 @@ def _section(name: str, rows: list[Row], work) -> None:
 
 
 def _service_sections(wanted: set[str], settings: Settings, rows: list[Row], summary: dict) -> None:
-    from bench import large_images, overhead, polling
+    from bench import large_images, notify, overhead, polling
     from bench.service import BenchService
 
     def with_summary(result):
@@ -51,6 +52,9 @@ def _service_sections(wanted: set[str], settings: Settings, rows: list[Row], sum
         if "polling" in wanted:
             _section("2 status polling", rows, lambda: with_summary(
                 polling.run(service, settings.poll_rounds, settings.poll_seconds)))
+        if "notify" in wanted:
+            _section("7 job notification", rows, lambda: with_summary(
+                notify.run(service, settings.notify_jobs, settings.notify_polled_jobs)))
         if "large" in wanted:
             _section("6 large images (API)", rows, lambda: large_images.output_cap_rows(service))
 
@@ -81,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     machine = describe()
     rows: list[Row] = []
     summary: dict[str, float] = {}
-    if wanted & {"overhead", "polling", "large"}:
+    if wanted & {"overhead", "polling", "notify", "large"}:
         _section("service", rows, lambda: _service_sections(wanted, settings, rows, summary) or [])
     if "encoding" in wanted:
         def encode():
@@ -108,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     print()
     names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms", "first_job_extra_s",
-             "enhance_well_exposed_max_de", "face_precision")
+             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms")
     print(" ".join(f"{name}={summary.get(name, math.nan):.3g}" for name in names))
     return 0
 

@@ -43,7 +43,8 @@ class BenchService:
         self.folder = Path(tempfile.mkdtemp(prefix="pixelforge-bench-"))
         self.instance = self.folder / "instance"
         limits = json.dumps({"pro": {"rpm": HIGH_RPM}})
-        self.live = _live_service_class()(self.instance, env={"PIXELFORGE_PLAN_LIMITS": limits})
+        self.live = _live_service_class()(self.instance, env={"PIXELFORGE_PLAN_LIMITS": limits,
+                                                              "PIXELFORGE_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"})
         self.key = ""
         self.redis_url = ""
 

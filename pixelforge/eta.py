@@ -20,13 +20,11 @@ return {index, redis.call('LRANGE', KEYS[2], 0, tonumber(ARGV[2]) - 1)}
 """
 
 
-def record_run(redis, operation: str, seconds: float) -> None:
-    """Remember one finished run's seconds (the newest RECENT_RUNS are kept)."""
+def record_run(pipe, operation: str, seconds: float) -> None:
+    """Remember one finished run's seconds (the newest RECENT_RUNS are kept), in the caller's pipeline."""
     key = RUNS_KEY.format(operation=operation)
-    pipe = redis.pipeline(transaction=False)
     pipe.lpush(key, f"{seconds:.3f}")
     pipe.ltrim(key, 0, RECENT_RUNS - 1)
-    pipe.execute()
 
 
 def estimate(job) -> dict:

@@ -2,7 +2,7 @@
 
 Every number comes from what all processes share (SQL and Redis), so any web process answers for the whole cluster
 and an autoscaler can add or remove GPU hosts from one scrape. Durations are recorded by the worker as each job
-ends (observe_job), into Redis, as cumulative histogram buckets.
+ends (observe_job), into Redis, one bucket per job (made cumulative when scraped: 6 commands per job, not 32).
 """
 from __future__ import annotations
 
@@ -21,22 +21,25 @@ _ENDED_KEY = "pixelforge:metrics:ended-by-device"
 
 
 def observe_job(redis, operation: str, queue_wait: float | None, run: float | None,
-                outcome: tuple[str, str, str] | None = None) -> None:
-    """Add one ended job's durations to the shared histograms, and (engine, device, status) to the count of jobs
-    workers ended (one Redis round trip)."""
-    pipe = redis.pipeline(transaction=False)
+                outcome: tuple[str, str, str] | None = None, pipe=None) -> None:
+    """Add one ended job's durations to the shared histograms (one bucket, the count and the sum per histogram;
+    cumulative buckets are summed at scrape time), and (engine, device, status) to the count of jobs workers
+    ended: one round trip, or in the caller's pipeline."""
+    own = pipe is None
+    pipe = redis.pipeline(transaction=False) if own else pipe
     if outcome is not None:
         pipe.hincrby(_ENDED_KEY, "|".join((operation, *outcome)), 1)
     for name, seconds in (("queue_wait", queue_wait), ("run", run)):
         if seconds is None:
             continue
         key = _KEY.format(name=name, operation=operation)
-        for bound in BUCKETS:
-            if seconds <= bound:
-                pipe.hincrby(key, f"le:{bound}", 1)
+        bound = next((bound for bound in BUCKETS if seconds <= bound), None)
+        if bound is not None:
+            pipe.hincrby(key, f"in:{bound}", 1)
         pipe.hincrby(key, "count", 1)
         pipe.hincrbyfloat(key, "sum", seconds)
-    pipe.execute()
+    if own:
+        pipe.execute()
 
 
 class ClusterCollector:
@@ -135,7 +138,10 @@ class ClusterCollector:
                 stored = {k.decode(): v.decode() for k, v in redis.hgetall(_KEY.format(name=name,
                                                                                   operation=operation)).items()}
                 count = int(stored.get("count", 0))
-                buckets = [(str(bound), int(stored.get(f"le:{bound}", 0))) for bound in BUCKETS]
+                buckets, below = [], 0
+                for bound in BUCKETS:
+                    below += int(stored.get(f"in:{bound}", 0))
+                    buckets.append((str(bound), below))
                 family.add_metric([operation], buckets + [("+Inf", count)], float(stored.get("sum", 0.0)))
             yield family
 

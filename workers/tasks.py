@@ -46,19 +46,23 @@ class CurrentJob:
             return cls.job_id
 
 
-def _claim(job_id: str, worker_name: str) -> Job | None:
+def _claim(job_id: str, worker_name: str):
+    """The job's row (as it is now processing) if this worker moved it from queued, else None: one statement
+    (UPDATE … RETURNING) rather than an update and a read."""
     now = utcnow()
-    result = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+    table = Job.__table__
+    row = db.session.execute(
+        update(table).where(table.c.id == job_id, table.c.status == JobStatus.QUEUED)
         .values(status=JobStatus.PROCESSING, started_at=now, heartbeat_at=now, worker_name=worker_name, progress=0.0)
-    )
-    if result.rowcount != 1:
+        .returning(*table.c)
+    ).first()
+    if row is None:
         db.session.rollback()
         return None
     transition = lifecycle.record(db.session, job_id, JobStatus.PROCESSING, with_webhooks=False)
     db.session.commit()
     transition.announce()
-    return db.session.get(Job, job_id)
+    return row
 
 
 def _progress_writer(job_id: str, progress_webhook: bool):
@@ -110,7 +114,7 @@ def run_job(job_id: str) -> str:
         return "skipped"
     operation, params, input_key, mask_key = job.operation, dict(job.params), job.input_key, job.mask_key
     has_webhook = bool(job.webhook_url)
-    progress_webhook = has_webhook and "progress" in (job.webhook_events or "")
+    progress = _progress_writer(job_id, has_webhook and "progress" in (job.webhook_events or ""))
     db.session.remove()  # no connection or transaction held open during compute
     CurrentJob.set(job_id)
     try:
@@ -120,7 +124,7 @@ def run_job(job_id: str) -> str:
         mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
         deep = images.decode_deep(source) if operation in DEEP_OPERATIONS else None
         output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep,
-                                                      progress=_progress_writer(job_id, progress_webhook)),
+                                                      progress=progress),
                                current_app.config["MODELS_DIR"])
         output = finish(operation, output, params)
         data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
@@ -165,20 +169,22 @@ def _store_thumbnail(storage, job_id: str, output) -> None:
 
 def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook: bool = False) -> str:
     _store_thumbnail(get_storage(), job_id, output)
-    result = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
+    table = Job.__table__
+    ended = db.session.execute(
+        update(table).where(table.c.id == job_id, table.c.status == JobStatus.PROCESSING)
         .values(status=JobStatus.DONE, result_key=result_key, result_type=content_type, progress=1.0,
                 engine=output.engine, model=output.model, info={**output.info, "width": output.size[0],
                                                                "height": output.size[1],
                                                                "bit_depth": 16 if output.deep is not None else 8},
                 finished_at=utcnow())
-    )
-    transition = lifecycle.record(db.session, job_id, JobStatus.DONE, with_webhooks=has_webhook) \
-        if result.rowcount == 1 else None
+        .returning(table.c.operation, table.c.status, table.c.engine, table.c.created_at, table.c.started_at,
+                   table.c.finished_at)
+    ).first()
+    transition = lifecycle.record(db.session, job_id, JobStatus.DONE, with_webhooks=has_webhook) if ended else None
     db.session.commit()
     if transition is not None:
         transition.announce()
-    if result.rowcount != 1:
+    if ended is None:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
             for key in (result_key, *thumbnails.thumbnail_keys(job_id)):
@@ -186,7 +192,7 @@ def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook
         except StorageError:
             pass
         return "discarded"
-    _observe(job_id)
+    _observe(job_id, ended)
     return JobStatus.DONE
 
 
@@ -197,23 +203,26 @@ def _fail(job_id: str, code: str, message: str) -> str:
     return JobStatus.FAILED
 
 
-def _observe(job_id: str) -> None:
-    """The ended job's queue wait and run time into the cluster's histograms (/metrics); never fails the job."""
+def _observe(job_id: str, ended=None) -> None:
+    """The ended job's queue wait and run time into the cluster's histograms (/metrics) and the ETA's recent runs,
+    in one Redis round trip; never fails the job. `ended`: the row's times when the caller has them already."""
     from pixelforge.eta import record_run
     from pixelforge.metrics import observe_job
     from pixelforge.queue import get_redis
 
     try:
-        job = db.session.get(Job, job_id)
+        job = ended if ended is not None else db.session.get(Job, job_id)
         if job is None or job.started_at is None or job.finished_at is None:
             return
         from workers.device import device_name
 
         run = (job.finished_at - job.started_at).total_seconds()
-        observe_job(get_redis(), job.operation, (job.started_at - job.created_at).total_seconds(), run,
-                    (job.engine or "none", device_name(), job.status))
+        pipe = get_redis().pipeline(transaction=False)  # one round trip for the histograms and the ETA's runs
+        observe_job(None, job.operation, (job.started_at - job.created_at).total_seconds(), run,
+                    (job.engine or "none", device_name(), job.status), pipe)
         if job.status == JobStatus.DONE:
-            record_run(get_redis(), job.operation, run)
+            record_run(pipe, job.operation, run)
+        pipe.execute()
     except Exception as exc:  # metrics are worth less than the job: log and go on
         log.warning("could not record metrics for job %s: %s", job_id, exc)
     finally:

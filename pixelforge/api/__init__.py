@@ -78,8 +78,8 @@ def _add_credit_headers(response) -> None:
     redeliveries) and on the account: the balance is read now, after this request's own charge or refund."""
     remaining = g.get("credits_remaining")
     if remaining is None and request.method == "POST" and isinstance(current_user._get_current_object(), User):
-        try:
-            remaining = db.session.scalar(db.select(User.credits).where(User.id == current_user.id))
+        try:  # expired by the request's commit, so this reloads the row: the balance after this request
+            remaining = current_user.credits
         except Exception:  # the answer matters more than its headers (e.g. the database is away: a 5xx already)
             db.session.rollback()
     if remaining is not None:

@@ -76,3 +76,15 @@ def test_docs_page_loads_its_assets_from_this_server(client):
     for source in sources:
         assert client.get(source).status_code == 200, source
     assert client.get("/api/docs/assets/index.html").status_code == 404  # only the files the page needs
+
+
+def test_live_events_webhooks_and_credit_headers_are_documented(document):
+    paths = document["paths"]
+    assert {"/jobs/{job_id}/events", "/webhooks/secret", "/webhooks/deliveries",
+            "/webhooks/deliveries/{delivery_id}", "/webhooks/deliveries/{delivery_id}/redeliver"} <= set(paths)
+    assert "text/event-stream" in paths["/jobs/{job_id}/events"]["get"]["responses"]["200"]["content"]
+    assert "image/jpeg" in paths["/jobs/{job_id}/download"]["get"]["responses"]["200"]["content"]
+    components = document["components"]
+    assert {"X-Credits-Charged", "X-Credits-Remaining", "Preference-Applied"} <= set(components["headers"])
+    assert components["parameters"]["Prefer"]["in"] == "header"
+    assert {"queue_position", "eta_seconds"} <= set(components["schemas"]["Job"]["properties"])

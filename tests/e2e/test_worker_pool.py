@@ -15,10 +15,9 @@ from test_service import wait_for
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def children_of(pid: int) -> set[int]:
-    """The job workers a pool (or serve) started (not its webhook sender)."""
-    out = subprocess.run(["pgrep", "-P", str(pid), "-f", "pixelforge.cli worker"], capture_output=True,
-                         text=True).stdout
+def children_of(pid: int, command: str = "pixelforge.cli worker") -> set[int]:
+    """The pool's job workers (its webhook sender, `pixelforge.cli webhooks`, is another child)."""
+    out = subprocess.run(["pgrep", "-P", str(pid), "-f", command], capture_output=True, text=True).stdout
     return {int(p) for p in out.split()}
 
 
@@ -47,6 +46,7 @@ def test_a_pool_keeps_its_workers_alive_and_they_run_jobs(worker_host, tmp_path)
                             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         first = wait_for(lambda: len(children_of(pool.pid)) == 2 and children_of(pool.pid), 30)
+        assert wait_for(lambda: len(children_of(pool.pid, "pixelforge.cli webhooks")) == 1, 30)
         client = app.test_client()
         headers = {"Authorization": f"Bearer {key}"}
         wait_for(lambda: client.get("/readyz").status_code == 200, 60)
@@ -68,7 +68,7 @@ def test_a_pool_keeps_its_workers_alive_and_they_run_jobs(worker_host, tmp_path)
         os.kill(victim, signal.SIGKILL)  # an OOM kill, as the kernel does it
         wait_for(lambda: victim not in children_of(pool.pid) and len(children_of(pool.pid)) == 2, 30)
     finally:
-        workers = children_of(pool.pid)
+        workers = children_of(pool.pid) | children_of(pool.pid, "pixelforge.cli webhooks")
         pool.send_signal(signal.SIGTERM)
         pool.wait(30)
     assert pool.returncode == 0, (tmp_path / "pool.log").read_text()[-3000:]
