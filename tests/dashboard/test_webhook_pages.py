@@ -37,6 +37,13 @@ def test_the_page_shows_the_secret_the_api_gives(client, owner):
     assert shown not in _page(client, "/dashboard/webhooks")
 
 
+def test_every_signed_in_page_links_to_webhooks(client, owner):
+    for url in ("/dashboard", "/dashboard/webhooks"):
+        html = _page(client, url)
+        assert re.search(r'<a href="/dashboard/webhooks"[^>]*>Webhooks</a>', html), url
+    assert 'href="/dashboard/webhooks" aria-current="page"' in _page(client, "/dashboard/webhooks")
+
+
 def test_a_keys_default_webhook_is_saved_unless_it_points_inside(app, client, owner):
     user_id, key = owner
     record = db.session.scalar(db.select(ApiKey).filter_by(user_id=user_id))
