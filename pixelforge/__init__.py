@@ -12,7 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     load_config(app, test_config)
 
-    from pixelforge import api, auth, database, metrics, web
+    from pixelforge import api, auth, dashboard, database, metrics, web
     from pixelforge.extensions import csrf, limiter
     from pixelforge.queue import limits_storage_uri
 
@@ -25,14 +25,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     web.init_app(app)
     api.init_app(app)
     metrics.init_app(app)
-    _register_dashboard(app)
-    return app
-
-
-def _register_dashboard(app: Flask) -> None:
-    """The browser side is optional in the tree while it is built; the API never depends on it."""
-    try:
-        from pixelforge import dashboard
-    except ImportError:
-        return
     dashboard.init_app(app)
+    return app

@@ -51,9 +51,15 @@ def _single_process() -> bool:
 
 
 def _mount_playground(root, flask_app: Flask) -> None:
+    """A web-only host installs no Gradio: it says so once and serves the API and dashboard (an error inside the
+    playground's own imports is not swallowed)."""
     try:
-        from ui import mount_playground
-    except ImportError as exc:
-        log.warning("playground not mounted: %s", exc)
+        import gradio  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name != "gradio":
+            raise
+        log.warning("playground not mounted: Gradio is not installed here (pip install 'pixelforge[playground]')")
         return
+    from ui import mount_playground
+
     mount_playground(root, flask_app)

@@ -7,6 +7,7 @@ import click
 
 from pixelforge.cli.accounts import keys, users
 from pixelforge.cli.db import db_group
+from pixelforge.cli.models import models
 from pixelforge.cli.processes import playground, serve, web, webhooks, worker, workers
 
 
@@ -41,10 +42,4 @@ main.add_command(webhooks)
 main.add_command(users)
 main.add_command(keys)
 main.add_command(db_group)
-
-try:
-    from pixelforge.cli.models import models
-except ImportError:  # the models group needs nothing heavy, but keep the CLI usable while it is absent
-    models = None
-if models is not None:
-    main.add_command(models)
+main.add_command(models)
