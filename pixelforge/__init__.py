@@ -12,7 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     load_config(app, test_config)
 
-    from pixelforge import api, auth, dashboard, database, metrics, web
+    from pixelforge import api, auth, dashboard, database, metrics_endpoint, web
     from pixelforge.extensions import csrf, limiter
     from pixelforge.queue import limits_storage_uri
 
@@ -24,6 +24,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     web.init_app(app)
     api.init_app(app)
-    metrics.init_app(app)
+    metrics_endpoint.init_app(app)
     dashboard.init_app(app)
     return app

@@ -1,4 +1,4 @@
-"""GET /metrics: the cluster as Prometheus sees it — queue depth, jobs by outcome, wait and run times, live workers.
+"""The cluster as Prometheus sees it — queue depth, jobs by outcome, wait and run times, live workers.
 
 Every number comes from what all processes share (SQL and Redis), so any web process answers for the whole cluster
 and an autoscaler can add or remove GPU hosts from one scrape. Durations are recorded by the worker as each job
@@ -6,13 +6,10 @@ ends (observe_job), into Redis, one bucket per job (made cumulative when scraped
 """
 from __future__ import annotations
 
-import ipaddress
-
-from flask import Blueprint, Flask, abort, current_app, request
+from flask import Flask
 
 from pixelforge.extensions import db
 
-metrics = Blueprint("metrics", __name__)
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 HISTOGRAMS = {"queue_wait": "Seconds from submission until a worker started the job",
               "run": "Seconds a worker spent on the job, to its end"}
@@ -144,39 +141,3 @@ class ClusterCollector:
                     buckets.append((str(bound), below))
                 family.add_metric([operation], buckets + [("+Inf", count)], float(stored.get("sum", 0.0)))
             yield family
-
-
-def _allowed() -> bool:
-    """With METRICS_TOKEN set, that Bearer token; without it, only callers on this host (loopback)."""
-    token = current_app.config["METRICS_TOKEN"]
-    if token:
-        import hmac
-
-        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        return False
-
-
-@metrics.get("/metrics")
-def scrape():
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    if not current_app.config["METRICS_ENABLED"] or not _allowed():
-        abort(404)  # not even its existence is shown to the outside
-    body = generate_latest(current_app.extensions["pixelforge.metrics"])
-    return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}
-
-
-def init_app(app: Flask) -> None:
-    from prometheus_client import CollectorRegistry
-
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(ClusterCollector(app))
-    app.extensions["pixelforge.metrics"] = registry
-    from pixelforge.extensions import csrf, limiter
-
-    csrf.exempt(metrics)
-    limiter.exempt(metrics)
-    app.register_blueprint(metrics)

@@ -119,14 +119,16 @@ def job_timeout(operation: str, device: str = "cpu") -> int:
     return limit
 
 
+RUN_JOB = "workers.tasks.run_job"
+
+
 def enqueue_job(job_id: str, operation: str, params: dict, pixels: int, queue_name: str | None = None) -> None:
     """Put a job id on its queue (routing.queue_for chose it); the worker loads everything else from SQL and
     storage. The meta carries what a worker needs to size the job's time limit before it starts (its operation,
-    parameters and input pixels), so that takes no database read."""
-    from workers.tasks import run_job
-
+    parameters and input pixels), so that takes no database read. The task is named, not imported: the web
+    never loads the worker's code."""
     try:
-        get_queue(queue_name).enqueue(run_job, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
+        get_queue(queue_name).enqueue(RUN_JOB, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
                             failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]),
                             meta={"operation": operation, "params": params, "pixels": pixels})
     except RedisError as exc:

@@ -29,8 +29,15 @@ def safe_next(target: str | None, default: str = "/dashboard") -> str:
     return target
 
 
+def user_or_address() -> str:
+    """Rate-limit by signed-in user where there is one, else by client address."""
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return f"ip:{request.remote_addr}"
+
+
 @bp.route("/signup", methods=["GET", "POST"])
-@limiter.limit(auth_rate_limit, methods=["POST"])
+@limiter.limit(auth_rate_limit, methods=["POST"], key_func=user_or_address)
 def signup():
     """Create an account on the sign-up plan with its opening credits, then sign in."""
     if current_user.is_authenticated:
@@ -59,7 +66,7 @@ def _public_account_error(exc: AccountError) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(auth_rate_limit, methods=["POST"])
+@limiter.limit(auth_rate_limit, methods=["POST"], key_func=user_or_address)
 def login():
     """Sign in with email and password; `next` may send the user back to a page of this site."""
     form = LoginForm()
