@@ -2,32 +2,19 @@
 holder of METRICS_TOKEN only."""
 from __future__ import annotations
 
-import hmac
-import ipaddress
-
-from flask import Blueprint, Flask, abort, current_app, request
+from flask import Blueprint, Flask, abort, current_app
 
 from pixelforge.metrics import ClusterCollector
+from pixelforge.web import from_operator
 
 metrics = Blueprint("metrics", __name__)
-
-
-def _allowed() -> bool:
-    """With METRICS_TOKEN set, that Bearer token; without it, only callers on this host (loopback)."""
-    token = current_app.config["METRICS_TOKEN"]
-    if token:
-        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
-    try:
-        return ipaddress.ip_address(request.remote_addr or "").is_loopback
-    except ValueError:
-        return False
 
 
 @metrics.get("/metrics")
 def scrape():
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    if not current_app.config["METRICS_ENABLED"] or not _allowed():
+    if not current_app.config["METRICS_ENABLED"] or not from_operator():
         abort(404)  # not even its existence is shown to the outside
     body = generate_latest(current_app.extensions["pixelforge.metrics"])
     return body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"}

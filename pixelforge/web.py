@@ -1,6 +1,8 @@
 """Request plumbing shared by every part of the site: request ids, Bearer-only API sessions, health checks."""
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import re
 import uuid
@@ -91,9 +93,25 @@ def readyz():
     except StorageError as exc:
         checks["storage"] = f"error: {exc}"
     ready = all(checks[name] == "ok" for name in ("database", "redis", "storage")) and checks["workers"] > 0
+    if not from_operator():  # the outside learns what is not ready, not our workers, models or error texts
+        checks = {name: "ok" if value == "ok" or (name == "workers" and value) else "error"
+                  for name, value in checks.items()}
+        described = []
     response = jsonify({"status": "ready" if ready else "not_ready", "checks": checks, "workers": described})
     response.status_code = 200 if ready else 503
     return response
+
+
+def from_operator() -> bool:
+    """Who may see the cluster's inside (/metrics, and /readyz's workers and error texts): with METRICS_TOKEN set,
+    the holder of that Bearer token; without it, callers on this host (loopback)."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token:
+        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
 
 
 def install_request_id_logging() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import image_bytes, mask_bytes
+from pixelforge.storage import StorageError
 from workers.registry import REGISTRY
 
 
@@ -87,3 +88,21 @@ def test_readyz_lists_what_each_worker_can_run(app, client, live_worker):
     workers = client.get("/readyz").get_json()["workers"]
     assert workers == [{"name": "gpu-host", "device": "cuda", "models": ["lama"],
                         "queues": ["pixelforge:model:lama", "pixelforge"]}]
+
+
+def test_readyz_shows_the_outside_only_what_is_not_ready(app, client, live_worker, monkeypatch):
+    """Worker names, models and error texts are the operator's (this host, or METRICS_TOKEN's holder)."""
+    live_worker("lama", name="gpu-host", device="cuda")
+    outside = {"REMOTE_ADDR": "203.0.113.9"}
+    answer = client.get("/readyz", environ_base=outside).get_json()
+    assert answer == {"status": "ready", "workers": [],
+                      "checks": {"database": "ok", "redis": "ok", "workers": "ok", "storage": "ok"}}
+    monkeypatch.setattr("pixelforge.storage.local.LocalStorage.check_writable",
+                        lambda *a: (_ for _ in ()).throw(StorageError("/srv/secret/path is read-only")))
+    broken = client.get("/readyz", environ_base=outside)
+    assert broken.status_code == 503 and broken.get_json()["checks"]["storage"] == "error"
+    assert "/srv/secret" not in broken.get_data(as_text=True)
+    app.config["METRICS_TOKEN"] = "t0ken"
+    operator = client.get("/readyz", environ_base=outside, headers={"Authorization": "Bearer t0ken"}).get_json()
+    assert operator["workers"][0]["name"] == "gpu-host" and "/srv/secret" in operator["checks"]["storage"]
+    assert client.get("/readyz").get_json()["workers"] == []  # loopback without the token, once a token is set
