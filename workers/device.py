@@ -29,12 +29,6 @@ def device_name() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def torch_device():
-    import torch
-
-    return torch.device(device_name())
-
-
 def dtype_for(descriptor: Any, device: str | None = None):
     """The dtype a spandrel descriptor should run at on this device."""
     import torch
