@@ -5,6 +5,7 @@ first use."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from pixelforge.operations import get_operation
 from workers.engines.base import EngineError, EngineInput, EngineOutput, load_function
@@ -16,13 +17,20 @@ def run_operation(operation: str, inp: EngineInput, models_dir: str | Path) -> E
 
     spec = get_operation(operation)
     output = run_model_engine(operation, inp, Path(models_dir))
-    if output is not None and spec.model.then_classical and spec.classical is not None:
-        return _classical_after_model(load_function(spec.classical.engine), output, inp)
+    classical = classical_engine(operation)
+    if output is not None and spec.model.then_classical and classical is not None:
+        return _classical_after_model(classical, output, inp)
     if output is not None:
         return output
-    if spec.classical is None:
+    if classical is None:
         raise EngineError(f"{operation} needs a model that is not installed on this worker")
-    return load_function(spec.classical.engine)(inp)
+    return classical(inp)
+
+
+def classical_engine(operation: str) -> Callable[[EngineInput], EngineOutput] | None:
+    """The operation's classical engine (imported now), or None when only a model can run it."""
+    spec = get_operation(operation)
+    return load_function(spec.classical.engine) if spec.classical is not None else None
 
 
 def _classical_after_model(classical, restored: EngineOutput, inp: EngineInput) -> EngineOutput:
