@@ -12,10 +12,18 @@ from typing import Any, Callable
 
 from pixelforge.operations import OPERATIONS
 from workers.known_models import REGISTRY
-from workers.model_entries import (FACE_DETECTION, LOAD_DIFFUSERS_INPAINT, LOAD_OPENCV_YUNET,  # noqa: F401
+from workers.model_entries import (FACE_DETECTION, LOAD_DIFFUSERS_INPAINT, LOAD_OPENCV_YUNET,
                                    LOAD_REMBG_ISNET, LOAD_REMBG_U2NET, LOAD_SPANDREL, SPANDREL_SUFFIXES,
                                    DuplicateModelError, HubSnapshot, Licence, ModelEntry, ModelFile, ModelRegistry,
                                    PackagedFile, RegistryError, UnknownModelError)
+
+__all__ = [  # the entries' types and the table, re-exported: callers read the registry from here
+    "FACE_DETECTION", "LOAD_DIFFUSERS_INPAINT", "LOAD_OPENCV_YUNET", "LOAD_REMBG_ISNET", "LOAD_REMBG_U2NET",
+    "LOAD_SPANDREL", "SPANDREL_SUFFIXES", "DuplicateModelError", "HubSnapshot", "Licence", "ModelEntry", "ModelFile",
+    "ModelRegistry", "PackagedFile", "RegistryError", "UnknownModelError", "REGISTRY",
+    "model_dir", "file_variants", "installed_variants", "installed_file", "weights_file", "is_installed",
+    "file_digests", "check_file", "check_files", "installed_models", "installed_model_for", "model_for",
+]
 
 
 def model_dir(models_dir: Path, name: str) -> Path:
