@@ -36,10 +36,10 @@ def classical_case(operation: str, params: dict, megapixels: float, repeats: int
 
     from bench.fixtures import centre_mask, photo, size_for_megapixels
     from bench.memory import reset_peak, rss_mb, peak_mb
-    from workers.engines import _classical_engines
+    from workers.engines import classical_engine
     from workers.engines.base import EngineInput, NoFaceFound
 
-    engine = _classical_engines()[operation]
+    engine = classical_engine(operation)
 
     def engine_input(width: int, height: int) -> EngineInput:
         mask = Image.fromarray(centre_mask(width, height)) if operation == "erase-object" else None

@@ -40,10 +40,12 @@ def main(instance: str, redis_url: str, queue_name: str, max_jobs: int, warm: bo
 
     app = create_app({"INSTANCE_DIR": instance, "REDIS_URL": redis_url, "QUEUE_NAME": queue_name})
     import workers.tasks  # noqa: F401
+    from pixelforge.operations import OPERATIONS
     from workers.device import device_name
-    from workers.engines import _classical_engines
+    from workers.engines import classical_engine
 
-    _classical_engines()
+    for operation in OPERATIONS:  # imported before the fork, as the engines a job would use
+        classical_engine(operation)
     device_name()
     redis = connect_redis(redis_url, socket_timeout=None)
     with app.app_context():

@@ -12,12 +12,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     load_config(app, test_config)
 
-    from pixelforge import api, auth, dashboard, database, metrics_endpoint, web
+    from pixelforge import api, auth, dashboard, database, metrics_endpoint, operations, web
     from pixelforge.extensions import csrf, limiter
     from pixelforge.queue import limits_storage_uri
 
     app.config["RATELIMIT_STORAGE_URI"] = limits_storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    operations.init_app(app)
     database.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)

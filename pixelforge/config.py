@@ -44,22 +44,12 @@ class Defaults:
     RATELIMIT_STORAGE_URI: str | None = None  # default: REDIS_URL
     API_KEY_CACHE_SECONDS = 60.0  # reads may reuse a verified key this long (see keycache); 0 = look up every time
 
-    JOB_TIMEOUTS = {  # seconds a job may run before it is failed and refunded (sized for a CPU worker)
-        "upscale": 600,
-        "remove-background": 300,
-        "restore-face": 300,
-        "enhance": 120,
-        "erase-object": 300,
-        "inpaint": 1800,
-    }
-    GPU_JOB_TIMEOUTS = {  # the same when a model runs it on a CUDA worker: longer there is stuck, not slow
-        "upscale": 180,
-        "remove-background": 300,  # alpha matting and the pre/post-processing run on the CPU even then
-        "restore-face": 120,
-        "enhance": 120,
-        "erase-object": 180,
-        "inpaint": 300,
-    }
+    # Seconds a job may run before it is failed and refunded come from each operation's spec (pixelforge/operations/);
+    # these override them per operation name, e.g. {"<name>": 3600}: JOB_TIMEOUTS on a CPU worker (and for a classical
+    # engine anywhere), GPU_JOB_TIMEOUTS when a model runs the job on a CUDA worker.
+    JOB_TIMEOUTS: dict = {}
+    GPU_JOB_TIMEOUTS: dict = {}
+    OPERATION_PACKAGES: list = []  # packages whose modules define more operations (each an OPERATION), beside ours
     # CPU seconds per input megapixel of the upscalers, at one torch thread (a 2-core worker's default), measured
     # with the released architectures (bench/RESULTS.md, "CPU time limits"). A CPU job one of them runs may take
     # CPU_MODEL_TIME_MARGIN times that, when that is longer than JOB_TIMEOUTS: a 2 MP photo through RRDBNet x4 takes

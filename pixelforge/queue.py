@@ -12,6 +12,8 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 
+from pixelforge.operations import get_operation
+
 WORKERS_KEY = "pixelforge:workers"  # sorted set: worker name → unix time of its last heartbeat
 WORKER_INFO_KEY = "pixelforge:worker-info"  # hash: worker name → JSON of what it can run (workers.capabilities)
 WORKER_ALIVE_SECONDS = 15.0
@@ -110,12 +112,13 @@ def ensure_queue_ready() -> None:
 
 
 def job_timeout(operation: str, device: str = "cpu") -> int:
-    """Seconds a job of this operation may run on a worker with this device. The queue carries the CPU limit
-    (any worker may take the job); a CUDA worker narrows it to GPU_JOB_TIMEOUTS when it starts the job."""
-    config = current_app.config
-    limit = int(config["JOB_TIMEOUTS"].get(operation, 600))
+    """Seconds a job of this operation may run on a worker with this device: its spec's time limit, unless
+    JOB_TIMEOUTS / GPU_JOB_TIMEOUTS override it. The queue carries the CPU limit (any worker may take the job); a
+    CUDA worker narrows it to the GPU limit when it starts the job."""
+    config, limits = current_app.config, get_operation(operation).time_limits
+    limit = int(config["JOB_TIMEOUTS"].get(operation, limits.cpu))
     if device == "cuda":
-        return min(limit, int(config["GPU_JOB_TIMEOUTS"].get(operation, limit)))
+        return min(limit, int(config["GPU_JOB_TIMEOUTS"].get(operation, limits.gpu)))
     return limit
 
 

@@ -2,8 +2,9 @@
 web host's own disk (a web host has no models; a worker host does).
 
 While some live worker can run the job on a model, the job goes to that model's queue, so a classical engine on
-another host does not take it; otherwise it goes to the general queue. A job that only a model can run (inpaint,
-or a background model asked for by name) with no capable worker is refused with 503 before anything is charged.
+another host does not take it; otherwise it goes to the general queue. A job that only a model can run (an
+operation with no classical engine, or a model asked for by name) with no capable worker is refused with 503
+before anything is charged.
 """
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ from redis.exceptions import RedisError
 
 from pixelforge.operations import Operation
 from pixelforge.queue import QueueUnavailable, get_redis, live_worker_info, model_queue_name
-
-MODEL_ONLY = {"inpaint"}  # no classical engine: without a model the job cannot run
 
 
 class ModelNotInstalled(QueueUnavailable):
@@ -61,14 +60,23 @@ def route(operation: Operation, params: dict) -> Route:
     model = _capable_model(operation.name, params, workers if published else _this_host_as_worker())
     if model is not None:
         return Route(model_queue_name(base, model) if published else base, model)
-    if operation.name in MODEL_ONLY:
-        raise ModelNotInstalled("inpainting needs a Stable Diffusion inpainting model and no live worker has one; "
-                                "install it on a worker host with `pixelforge models pull sd-inpainting`")
-    wanted = params.get("model")
-    if operation.name == "remove-background" and wanted:
-        raise ModelNotInstalled(f"no live worker has the {wanted} background model; install it on a worker host "
-                                f"with `pixelforge models pull rembg-{wanted}`, or leave out the model parameter")
+    _refuse_model_only(operation, params)
     return Route(base, None)
+
+
+def _refuse_model_only(operation: Operation, params: dict) -> None:
+    """ModelNotInstalled when no classical engine may serve: the operation has none, or a model was named."""
+    from workers.registry import model_for
+
+    wanted = model_for(operation.name, params, lambda name: True, "cuda")
+    if operation.needs_model:
+        raise ModelNotInstalled(f"{operation.name} needs {operation.model.family} and no live worker has one; "
+                                f"install it on a worker host with `pixelforge models pull {wanted}`")
+    chosen = operation.model.choice_param if operation.model else None
+    if chosen and params.get(chosen):
+        raise ModelNotInstalled(f"no live worker has the {params[chosen]} model; install it on a worker host with "
+                                f"`pixelforge models pull {wanted or params[chosen]}`, or leave out the {chosen} "
+                                "parameter")
 
 
 def waiting_route(operation: str, params: dict) -> Route:

@@ -1,4 +1,5 @@
-"""The mask painter of erase and inpaint: a gr.HTML whose value is {"image": {"path", "url", …}, "strokes": […]}.
+"""The mask painter of the tools that need a mask: a gr.HTML whose value is
+{"image": {"path", "url", …}, "strokes": […]}.
 
 Gradio's ImageEditor cleared its mask through the server and lost later strokes, and uploaded its layers on every
 stroke; here strokes stay in the browser (ui/painter.js) and travel with the run as numbers, and the picture is

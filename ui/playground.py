@@ -13,7 +13,7 @@ from pixelforge.operations import OPERATIONS, Operation
 from ui import PATH, painter, result_view, runner, status_view
 from ui.public_errors import server_roots, without_server_paths
 from ui.uploads import GONE_MESSAGE, UploadRefused, UploadStore
-from ui.widgets import TAB_TITLES, Tool, build_tool, form_fields
+from ui.widgets import Tool, build_tool, form_fields
 
 RESULT_FILES_KEEP_SECONDS = 1800  # files the playground hands out stay readable by their owner this long
 REMEMBERED_RESULTS = 20_000  # (session, tool) → last result, for "use as input"; the oldest are forgotten
@@ -46,7 +46,7 @@ class Playground:
                 account = gr.HTML(elem_id="pf-account", js_on_load=None)
             with gr.Tabs(overflow_behavior="wrap", elem_id="pf-tools") as tabs:
                 for operation in OPERATIONS.values():
-                    with gr.Tab(TAB_TITLES.get(operation.name, operation.name), id=operation.name,
+                    with gr.Tab(operation.title, id=operation.name,
                                 elem_id=f"tab-{operation.name}"):
                         self.tools[operation.name] = tool = build_tool(operation)
                     self._wire(tool, account)
@@ -54,10 +54,15 @@ class Playground:
                 self._wire_use_as_input(tool, tabs)
             notes = [tool.note for tool in self.tools.values()]
             bodies = [tool.body for tool in self.tools.values()]
-            background_model = self._param("remove-background", "model")
-            blocks.load(self.on_load, outputs=[account, *notes, *bodies, background_model],
+            choices = [self._param(slug, tool.operation.model.choice_param) for slug, tool in self._model_choosers()]
+            blocks.load(self.on_load, outputs=[account, *notes, *bodies, *choices],
                         api_visibility="private", show_progress="hidden")
         return blocks
+
+    def _model_choosers(self) -> list[tuple[str, Tool]]:
+        """The tools with a parameter that names a model (a background model, say): it offers the installed ones."""
+        return [(slug, tool) for slug, tool in self.tools.items()
+                if tool.operation.model and tool.operation.model.choice_param]
 
     def _param(self, slug: str, name: str):
         tool = self.tools[slug]
@@ -85,19 +90,19 @@ class Playground:
     # --- what will run ----------------------------------------------------------------------------------
 
     def on_load(self, request: gr.Request):
-        """The account line, each tool's engine note (a tool that cannot run hides its inputs), and the
-        background models the live workers have."""
-        from pixelforge.dashboard.engines import engine_note, installed_background_models, live_workers
+        """The account line, each tool's engine note (a tool that cannot run hides its inputs), and the models the
+        live workers have, for each tool that lets one be chosen."""
+        from pixelforge.dashboard.engines import engine_note, installed_model_choices, live_workers
 
         with self.flask_app.app_context():
             workers = live_workers()
             notes = {slug: engine_note(slug, self._defaults(tool.operation), workers)
                      for slug, tool in self.tools.items()}
-            models = installed_background_models(workers)
+            offered = [installed_model_choices(slug, workers) for slug, _ in self._model_choosers()]
         outputs = [self.account_line(request)]
         outputs += [self._note_html(note) for note in notes.values()]
         outputs += [gr.update(visible=note.available) for note in notes.values()]
-        outputs.append(gr.update(choices=[("automatic", ""), *((m, m) for m in models)], value=""))
+        outputs += [gr.update(choices=[("automatic", ""), *((m, m) for m in models)], value="") for models in offered]
         return outputs
 
     @staticmethod
@@ -242,7 +247,7 @@ class Playground:
                 failed = runner.RunFailed(413, "Cannot use this result here", getattr(exc, "message", str(exc)))
                 words = status_view.refused(failed, self.public(failed.message) + " Download it instead.")
                 return [gr.skip(), *[gr.skip()] * len(tools), *(words if t.slug == slug else gr.skip() for t in tools)]
-            title = TAB_TITLES.get(slug, slug).lower()
+            title = self.tools[slug].operation.title.lower()
             values = [self._input_value(t, path) if t.slug == target else gr.skip() for t in tools]
             statuses = [status_view.note(f"The {title} result is this tool's picture now: press Run.")
                         if t.slug == target else gr.skip() for t in tools]

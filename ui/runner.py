@@ -215,7 +215,10 @@ def result_bytes(flask_app: Flask, user_id: int, job_id: str) -> bytes:
 
 def follow(flask_app: Flask, user_id: int, job_id: str, operation_name: str) -> Iterator[JobView]:
     """Yield the job at each poll until it is final (the last view yielded) or the wait runs out."""
-    timeout = flask_app.config["JOB_TIMEOUTS"].get(operation_name, 600) + WAIT_SLACK_SECONDS
+    from pixelforge.queue import job_timeout
+
+    with flask_app.app_context():
+        timeout = job_timeout(operation_name) + WAIT_SLACK_SECONDS
     deadline = time.monotonic() + timeout
     while True:
         view = read_job(flask_app, user_id, job_id)

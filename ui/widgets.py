@@ -1,5 +1,5 @@
-"""One tool's widgets: parameters from the API's catalogue, the picture input, Run and Cancel, the status and
-result panels. Layout only; what the events do is ui/playground.py."""
+"""One tool's widgets: parameters (with their labels and hints) from the operation's spec, the picture input, Run
+and Cancel, the status and result panels. Layout only; what the events do is ui/playground.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,22 +7,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from pixelforge.operations import BoolParam, ChoiceParam, FloatParam, IntParam, Operation, TextParam
+from pixelforge.operations import OPERATIONS, BoolParam, ChoiceParam, FloatParam, IntParam, Operation, TextParam
 from ui import painter, result_view, status_view
 
 HERE = Path(__file__).parent
-TAB_TITLES = {"upscale": "Upscale", "remove-background": "Remove background", "restore-face": "Restore face",
-              "enhance": "Enhance", "erase-object": "Erase object", "inpaint": "Inpaint"}
-LABELS = {"scale": "Scale", "format": "Output format", "fidelity": "Fidelity", "prompt": "Prompt",
-          "steps": "Steps", "cfg_scale": "CFG scale", "strength": "Strength", "seed": "Seed",
-          "model": "Background model", "alpha_matting": "Alpha matting"}
-HINTS = {"fidelity": "Higher keeps more of the original face; lower restores more strongly.",
-         "cfg_scale": "How closely the result follows the prompt.",
-         "strength": "How much of the masked area is repainted (0–1].",
-         "seed": "Leave empty for a random seed; set it to repeat a result.",
-         "format": "PNG is lossless; WebP is smaller.",
-         "model": "Only models installed on a worker are listed; automatic uses the best of them.",
-         "alpha_matting": "Finer edges for hair and fur (slower)."}
 
 
 @dataclass
@@ -54,7 +42,7 @@ class Tool:
 
 def param_component(spec, slug: str):
     """The input widget for one catalogue parameter, with the API's default and range."""
-    label, info = LABELS.get(spec.name, spec.name), HINTS.get(spec.name)
+    label, info = spec.label or spec.name, spec.hint or None
     elem_id = f"{slug}-{spec.name}"
     if isinstance(spec, IntParam) and spec.choices:
         return gr.Radio([(f"{c}x" if spec.name == "scale" else str(c), c) for c in spec.choices],
@@ -129,7 +117,7 @@ def build_tool(operation: Operation) -> Tool:
             tool = Tool(operation, body, note, image, mask_file,
                         [param_component(spec, slug) for spec in operation.params])
             with gr.Row(elem_classes="pf-run-row"):
-                tool.run = gr.Button(f"Run {TAB_TITLES.get(slug, slug).lower()}", variant="primary",
+                tool.run = gr.Button(f"Run {operation.title.lower()}", variant="primary",
                                      elem_id=f"{slug}-run", scale=3)
                 tool.cancel = gr.Button("Cancel", variant="stop", visible=False, elem_id=f"{slug}-cancel", scale=1)
         with gr.Column(scale=1, min_width=300, elem_classes="pf-results"):
@@ -137,7 +125,7 @@ def build_tool(operation: Operation) -> Tool:
             tool.result = gr.HTML(result_view.empty(), elem_id=f"{slug}-result", apply_default_css=False,
                                   js_on_load=(HERE / "result.js").read_text(encoding="utf-8"))
             with gr.Row(visible=False, elem_classes="pf-use-row") as tool.use_row:
-                others = [(title, other) for other, title in TAB_TITLES.items() if other != slug]
+                others = [(other.title, other.name) for other in OPERATIONS.values() if other.name != slug]
                 tool.use_target = gr.Radio(others, value=others[0][1], label="Use this result as the picture of",
                                            elem_id=f"{slug}-use-target", scale=3)
                 tool.use_button = gr.Button("Use as input", elem_id=f"{slug}-use", scale=1)

@@ -1,5 +1,6 @@
-"""A job's result as its submitter asked for it: remove-background's finishing (crop to the subject, the mask
-alone, a background colour) and then the encoding (output_format, output_quality).
+"""A job's result as its submitter asked for it: the operation's finishing, when its spec names one (a cut-out
+cropped to the subject, the mask alone, a background colour), and then the encoding (output_format,
+output_quality).
 
 Engines return the cut-out as RGBA and know nothing of these options, so every engine, model or classical, gets
 them the same way.
@@ -12,15 +13,22 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from pixelforge import images
-from workers.engines.base import EngineOutput
+from pixelforge.operations import get_operation
+from workers.engines.base import EngineOutput, load_function
 
 SUBJECT_ALPHA = 8  # alpha above this counts as subject when cropping (soft edges below it are halo)
 
 
 def finish(operation: str, output: EngineOutput, params: dict) -> EngineOutput:
     """The engine's output with the operation's finishing options applied."""
-    if operation != "remove-background" or output.image is None:
+    step = get_operation(operation).finish
+    if step is None or output.image is None:
         return output
+    return load_function(step)(output, params)
+
+
+def cut_out_as_asked(output: EngineOutput, params: dict) -> EngineOutput:
+    """An RGBA cut-out cropped to its subject, reduced to its mask, or laid on a colour, as the params ask."""
     image, info = output.image.convert("RGBA"), dict(output.info)
     if params.get("crop"):
         image, info["crop"] = crop_to_subject(image, int(params.get("crop_margin") or 0))

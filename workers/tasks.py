@@ -15,13 +15,12 @@ from sqlalchemy import update
 from pixelforge import credits, images, lifecycle, thumbnails
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, utcnow
-from pixelforge.operations import ValidationFailed
+from pixelforge.operations import ValidationFailed, get_operation
 from pixelforge.queue import job_timeout
 from pixelforge.storage import StorageError, StorageFull, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
 
-DEEP_OPERATIONS = ("upscale",)  # operations whose engines keep 16-bit inputs at 16 bits
 PROGRESS_WRITE_INTERVAL = 0.5  # seconds between progress writes; engines may report far more often
 
 
@@ -122,7 +121,7 @@ def run_job(job_id: str) -> str:
         source = storage.get(input_key)
         image = images.decode_image(source, "image")
         mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
-        deep = images.decode_deep(source) if operation in DEEP_OPERATIONS else None
+        deep = images.decode_deep(source) if get_operation(operation).keeps_16_bit else None
         output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep,
                                                       progress=progress),
                                current_app.config["MODELS_DIR"])

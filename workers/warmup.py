@@ -21,16 +21,6 @@ from PIL import Image
 
 log = logging.getLogger(__name__)
 
-# (operation, params) whose default model is warmed, in this order; one warm-up per model.
-WARM_CASES = (
-    ("upscale", {"scale": 4}),
-    ("upscale", {"scale": 2}),
-    ("enhance", {}),
-    ("remove-background", {}),
-    ("restore-face", {"fidelity": 0.5}),
-    ("erase-object", {}),
-    ("inpaint", {}),
-)
 TINY_SIDE = 64
 
 
@@ -55,6 +45,13 @@ def use_instance_numba_cache(instance_path: str | Path) -> Path:
     return folder
 
 
+def warm_cases() -> list[tuple[str, dict]]:
+    """(operation, params) whose preferred model is warmed, in the operations' order: each spec's warm_params."""
+    from pixelforge.operations import OPERATIONS
+
+    return [(op.name, dict(params)) for op in OPERATIONS.values() if op.model for params in op.model.warm_params]
+
+
 def warm_up(models_dir: str | Path) -> list[WarmedModel]:
     """Load and run once every installed model that serves an operation by default on this worker's device.
     A model that fails to warm is reported (its first job will load it, or fail with the reason) and the others
@@ -68,7 +65,7 @@ def warm_up(models_dir: str | Path) -> list[WarmedModel]:
     except ImportError:  # no torch: classical engines only
         return []
     warmed: list[WarmedModel] = []
-    for operation, params in WARM_CASES:
+    for operation, params in warm_cases():
         name = installed_model_for(operation, params, Path(models_dir), device)
         if name is None or any(w.name == name for w in warmed):
             continue
@@ -84,31 +81,31 @@ def warm_up(models_dir: str | Path) -> list[WarmedModel]:
 
 
 def _warm(operation: str, params: dict, name: str, models_dir: Path) -> None:
-    from workers.engines.base import EngineInput, NoFaceFound
+    from pixelforge.operations import get_operation
+    from workers.engines.base import EngineInput, NoFaceFound, load_function
     from workers.inference import run_model_engine
 
-    if operation == "inpaint":  # a diffusion run costs many seconds even when tiny: loading is the part to pay now
-        from workers.inference.inpaint import get_pipeline
-
-        get_pipeline(name, models_dir)
+    spec = get_operation(operation)
+    if spec.model.warm_by_loading:  # e.g. a diffusion run costs many seconds even when tiny: loading is what to pay
+        load_function(spec.model.warm_by_loading)(name, models_dir)
         return
-    image, mask = _sample_input(operation)
+    image, mask = _sample_input(spec.model.warm_picture, spec.needs_mask)
     try:
         run_model_engine(operation, EngineInput(image=image, params=dict(params), mask=mask), models_dir)
     except NoFaceFound:  # the detector is warm; the restorer loads with the first real face
         log.info("warm-up found no face in its sample; %s loads with the first face", name)
 
 
-def _sample_input(operation: str) -> tuple[Image.Image, Image.Image | None]:
-    """A small picture for the operation (a real face for restore-face, so the restorer runs too)."""
-    if operation == "restore-face":
+def _sample_input(picture: str, needs_mask: bool) -> tuple[Image.Image, Image.Image | None]:
+    """A small picture ("face": a real one, so a face restorer runs too), with a mask when the operation needs one."""
+    if picture == "face":
         from skimage import data
 
         face = data.astronaut()[0:256, 80:336]  # scikit-image's bundled astronaut: one clear face
         return Image.fromarray(np.ascontiguousarray(face)), None
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, (TINY_SIDE, TINY_SIDE, 3), dtype=np.uint8), "RGB")
-    if operation != "erase-object":
+    if not needs_mask:
         return image, None
     mask = np.zeros((TINY_SIDE, TINY_SIDE), np.uint8)
     mask[TINY_SIDE // 4:TINY_SIDE // 2, TINY_SIDE // 4:TINY_SIDE // 2] = 255

@@ -1,4 +1,4 @@
-"""POST /api/v1/<operation>: one route per catalogue entry, all through jobs.submit."""
+"""POST /api/v1/<operation>: one route per registered operation, all through jobs.submit."""
 from __future__ import annotations
 
 from flask import g, jsonify, request
@@ -38,14 +38,19 @@ def _submit(operation: Operation):
     return response
 
 
-def _register(operation: Operation) -> None:
+def _view_for(operation: Operation):
     def view():
         return _submit(operation)
 
     view.__name__ = f"submit_{operation.name.replace('-', '_')}"
     view.__doc__ = operation.summary
-    bp.add_url_rule(f"/{operation.name}", view.__name__, view, methods=["POST"])
+    return view
 
 
-for _operation in OPERATIONS.values():
-    _register(_operation)
+@bp.record
+def _register_operations(state) -> None:
+    """One POST route per registered operation, added when an app registers the blueprint: by then the app's
+    OPERATION_PACKAGES are registered too (create_app runs operations.init_app first)."""
+    for operation in OPERATIONS.values():
+        view = _view_for(operation)
+        state.add_url_rule(f"/{operation.name}", view.__name__, view, methods=["POST"])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from pixelforge.operations import OPERATIONS, Operation
 from workers import registry as reg
 
 UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`, removed by `pull`
@@ -96,22 +97,24 @@ def list_models(device: str) -> None:
     for r in rows:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     click.echo(f"\nEngines now (models folder {folder}, device {device}):")
-    for label, op, params in (("upscale 2x", reg.UPSCALE, {"scale": 2}), ("upscale 4x", reg.UPSCALE, {"scale": 4}),
-                              ("enhance", reg.ENHANCE, {}), ("remove-background", reg.REMOVE_BACKGROUND, {}),
-                              ("restore-face", reg.RESTORE_FACE, {}), ("erase-object", reg.ERASE_OBJECT, {}),
-                              ("inpaint", reg.INPAINT, {})):
-        name = reg.installed_model_for(op, params, folder, device)
-        if name:
-            engine = f"model {name}"
-            if op == reg.REMOVE_BACKGROUND and _onnx_problem(device):
-                engine += " (will fail: see the note below)"
-        elif op == reg.INPAINT:
-            engine = "unavailable (needs: pixelforge models pull sd-inpainting)"
-        else:
-            engine = "classical"
-        click.echo(f"  {label:<18} {engine}")
+    for operation in OPERATIONS.values():
+        for variant, params in operation.variants:
+            label = f"{operation.name} {variant}".strip()
+            click.echo(f"  {label:<18} {_engine_now(operation, {**operation.defaults(), **params}, folder, device)}")
     if _onnx_problem(device):
         click.echo(f"\nnote: {_onnx_problem(device)}")
+
+
+def _engine_now(operation: Operation, params: dict, folder: Path, device: str) -> str:
+    """What would serve a job of ``operation`` with ``params`` on this host now, in words."""
+    name = reg.installed_model_for(operation.name, params, folder, device)
+    if name:
+        onnx = reg.REGISTRY.get(name).loader in (reg.LOAD_REMBG_ISNET, reg.LOAD_REMBG_U2NET)
+        return f"model {name}" + (" (will fail: see the note below)" if onnx and _onnx_problem(device) else "")
+    if operation.needs_model:
+        wanted = reg.model_for(operation.name, params, lambda model: True, device)
+        return f"unavailable (needs: pixelforge models pull {wanted})"
+    return "classical"
 
 
 def _onnx_problem(device: str) -> str | None:

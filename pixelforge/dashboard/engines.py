@@ -11,14 +11,7 @@ from dataclasses import dataclass
 from flask import current_app
 from redis.exceptions import RedisError
 
-CLASSICAL = {"upscale": "Lanczos resampling and edge-limited sharpening",
-             "remove-background": "GrabCut segmentation with a soft edge",
-             "restore-face": "face detection, denoising and sharpening",
-             "enhance": "white balance, contrast (CLAHE), saturation and sharpening",
-             "erase-object": "OpenCV Telea inpainting"}
-FAMILIES = {"upscale": "Real-ESRGAN", "remove-background": "a background model (rembg)",
-            "restore-face": "GFPGAN", "enhance": "Real-ESRGAN", "erase-object": "LaMa",
-            "inpaint": "the Stable Diffusion inpainting model"}
+from pixelforge.operations import OPERATIONS, Operation, get_operation
 
 
 @dataclass(frozen=True)
@@ -65,21 +58,14 @@ def _pull_command(operation: str, params: dict, workers: list[dict]) -> str:
 
 
 def notes_by_variant(workers: list[dict] | None) -> list[tuple[str, str, EngineNote]]:
-    """(operation, variant, note) for every tool with its defaults, and upscale at each scale."""
-    from pixelforge.operations import OPERATIONS
-
-    rows = []
-    for operation in OPERATIONS.values():
-        defaults = {spec.name: spec.default for spec in operation.params}
-        variants = [({**defaults, "scale": scale}, f"{scale}x") for scale in (2, 4)] \
-            if operation.name == "upscale" else [(defaults, "")]
-        rows += [(operation.name, label, engine_note(operation.name, params, workers)) for params, label in variants]
-    return rows
+    """(operation, variant, note) for every tool with its defaults, in each of its spec's variants (e.g. a scale)."""
+    return [(operation.name, label, engine_note(operation.name, {**operation.defaults(), **params}, workers))
+            for operation in OPERATIONS.values() for label, params in operation.variants]
 
 
 def engine_note(operation: str, params: dict, workers: list[dict] | None) -> EngineNote:
     """The note for one tool with these parameters, given what live_workers() returned."""
-    from pixelforge.routing import MODEL_ONLY, _capable_model
+    from pixelforge.routing import _capable_model
 
     if workers is None:
         return EngineNote(False, "none", None, "The job queue cannot be reached right now, so nothing can run. "
@@ -92,17 +78,26 @@ def engine_note(operation: str, params: dict, workers: list[dict] | None) -> Eng
     if model is not None:
         return EngineNote(True, "model", model, f"Runs on a model: <strong>{html.escape(_described(model))}"
                                                 f"</strong> (<code>{html.escape(model)}</code>).")
-    pull = html.escape(_pull_command(operation, params, considered))
-    family = FAMILIES.get(operation, "its model")
-    if operation in MODEL_ONLY:
+    return _without_model(get_operation(operation), params, considered)
+
+
+def _without_model(spec: Operation, params: dict, considered: list[dict]) -> EngineNote:
+    """The note when no live worker has a model for the job: classical, or unavailable with the fixing command."""
+    if spec.model is None:
+        return EngineNote(True, "classical", None, f"Runs on the <strong>classical</strong> engine "
+                                                   f"({spec.classical.description}).")
+    pull = html.escape(_pull_command(spec.name, params, considered))
+    family = spec.model.family
+    if spec.needs_model:
         return EngineNote(False, "none", None, f"<strong>Unavailable</strong>: no worker has {family}. An "
                                                f"administrator can install it with <code>{pull}</code>.")
-    if operation == "remove-background" and params.get("model"):
+    chosen = spec.model.choice_param
+    if chosen and params.get(chosen):
         return EngineNote(False, "none", None, f"<strong>Unavailable</strong>: no worker has the "
-                                               f"{html.escape(str(params['model']))} model; choose automatic, or "
+                                               f"{html.escape(str(params[chosen]))} model; choose automatic, or "
                                                f"install it with <code>{pull}</code>.")
     return EngineNote(True, "classical", None, f"Runs on the <strong>classical</strong> engine "
-                                               f"({CLASSICAL.get(operation, 'no model')}): {family} is not "
+                                               f"({spec.classical.description}): {family} is not "
                                                f"installed on any worker — <code>{pull}</code> installs it.")
 
 
@@ -115,13 +110,15 @@ def _described(model: str) -> str:
         return model
 
 
-def installed_background_models(workers: list[dict] | None) -> list[str]:
-    """The background models (API names, e.g. "u2net") some live worker can run: the only ones worth offering."""
-    from pixelforge.operations import OPERATIONS
+def installed_model_choices(operation: str, workers: list[dict] | None) -> list[str]:
+    """The values of the operation's model-choice parameter (e.g. a background model's "u2net") that some live
+    worker can run: the only ones worth offering."""
     from pixelforge.routing import _capable_model
 
-    choices = next(spec.choices for spec in OPERATIONS["remove-background"].params if spec.name == "model")
-    if workers is None:
+    spec = get_operation(operation)
+    chosen = spec.model.choice_param if spec.model else None
+    if workers is None or chosen is None:
         return []
+    choices = next(param.choices for param in spec.params if param.name == chosen)
     considered = _considered(workers)
-    return [choice for choice in choices if _capable_model("remove-background", {"model": choice}, considered)]
+    return [choice for choice in choices if _capable_model(operation, {chosen: choice}, considered)]

@@ -42,9 +42,10 @@ def _owned_job(job_id: str) -> Job:
 @login_required
 def job_detail(job_id: str):
     job = _owned_job(job_id)
+    operation = OPERATIONS.get(job.operation)
     return render_template("job.html", title=f"Job {job.id[:8]}", job=job, timings=timings(job),
-                           active=job.status in JobStatus.ACTIVE, operation=OPERATIONS.get(job.operation),
-                           params=readable_params(job.params), facts=job_facts(job), explanation=explanation(job),
+                           active=job.status in JobStatus.ACTIVE, operation=operation,
+                           params=readable_params(job.params, operation), facts=job_facts(job), explanation=explanation(job),
                            cancel_form=CancelJobForm())
 
 

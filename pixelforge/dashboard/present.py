@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pixelforge.models import CreditEntry, Job
+from pixelforge.operations import Operation
 
-PARAM_LABELS = {"scale": "Scale", "format": "Output format", "fidelity": "Fidelity", "prompt": "Prompt",
-                "steps": "Steps", "cfg_scale": "CFG scale", "strength": "Strength", "seed": "Seed",
-                "model": "Background model", "alpha_matting": "Alpha matting"}
 EMPTY_MEANS = {"seed": "random", "model": "automatic (the best installed)"}
 ERROR_EXPLANATIONS = {
     "no_face_found": "No face was found in this picture, so there was nothing to restore. The job was refunded; "
@@ -26,8 +24,10 @@ class LedgerLine:
     balance_after: int
 
 
-def readable_params(params: dict | None) -> list[tuple[str, str]]:
-    """(label, value) pairs: "Scale: 4x", "Seed: random", "Alpha matting: no"."""
+def readable_params(params: dict | None, operation: Operation | None = None) -> list[tuple[str, str]]:
+    """(label, value) pairs: "Scale: 4x", "Seed: random", "Alpha matting: no"; labels as the operation's spec
+    words them (the playground's)."""
+    labels = {spec.name: spec.label for spec in operation.params} if operation is not None else {}
     rows = []
     for name, value in (params or {}).items():
         if value is None or value == "":
@@ -38,7 +38,7 @@ def readable_params(params: dict | None) -> list[tuple[str, str]]:
             shown = f"{value}x"
         else:
             shown = str(value)
-        rows.append((PARAM_LABELS.get(name, name.replace("_", " ").capitalize()), shown))
+        rows.append((labels.get(name) or name.replace("_", " ").capitalize(), shown))
     return rows
 
 

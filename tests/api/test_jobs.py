@@ -256,6 +256,7 @@ def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypa
 
     from pixelforge.extensions import db
     from pixelforge.models import Job
+    from pixelforge.queue import job_timeout
     from workers import device
     from workers.registry import REGISTRY
     from workers.worker import time_limit
@@ -270,7 +271,7 @@ def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypa
     job = db.session.get(Job, job_id)
     job.input_width, job.input_height = size  # as if the upload had been that large
     db.session.commit()
-    assert app.config["JOB_TIMEOUTS"]["upscale"] == 600
+    assert job_timeout("upscale") == 600  # the spec's CPU limit (no JOB_TIMEOUTS override)
     assert time_limit(job_id, "upscale") == expected  # a job queued without the facts: read from the database
     facts = {"params": {"scale": 4}, "pixels": size[0] * size[1]}  # what the queue entry carries now
     assert time_limit("not-in-the-database", "upscale", facts) == expected  # no database read needed

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from pixelforge.dashboard.engines import engine_note, installed_background_models, live_workers
+from pixelforge.dashboard.engines import engine_note, installed_model_choices, live_workers
 from pixelforge.queue import get_redis, publish_worker_info, record_worker_heartbeat
 from test_pages import page, sign_in  # noqa: F401  (a fixture)
 
@@ -40,7 +40,7 @@ def test_a_live_workers_model_is_named(app, live):
     a_worker("w1", ["realesr-general-x4v3", "rembg-u2net"])
     assert engine_note("upscale", {"scale": 4}, live_workers()).model == "realesr-general-x4v3"
     assert engine_note("upscale", {"scale": 2}, live_workers()).engine == "classical"
-    assert installed_background_models(live_workers()) == ["u2net"]
+    assert installed_model_choices("remove-background", live_workers()) == ["u2net"]
     refused = engine_note("remove-background", {"model": "isnet-general-use"}, live_workers())
     assert not refused.available and "rembg-isnet-general-use" in refused.text
 

@@ -5,6 +5,7 @@ Redis or storage: the task (workers/tasks.py) decodes inputs, calls the engine a
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -12,6 +13,13 @@ import numpy as np
 from PIL import Image
 
 ProgressCallback = Callable[[float], None]
+
+
+def load_function(dotted: str) -> Callable:
+    """The function an operation's spec names as "package.module:function", imported when a worker first runs it
+    (so the web process, which only reads specs, never imports an engine)."""
+    module, _, name = dotted.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _ignore_progress(fraction: float) -> None:

@@ -7,27 +7,17 @@ runs the classical engine instead.
 """
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from workers.engines.base import EngineError, EngineInput, EngineOutput, EngineUnavailable
+from pixelforge.operations import OPERATIONS
+from workers.engines.base import EngineError, EngineInput, EngineOutput, EngineUnavailable, load_function
 from workers.registry import REGISTRY, installed_model_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# operation -> "module:function" inside this package; each runs (inp, model name, models dir).
-_ENGINES = {
-    "upscale": "upscale:run_upscale",
-    "enhance": "upscale:run_enhance",
-    "remove-background": "background:run_remove_background",
-    "restore-face": "restore_face:run_restore_face",
-    "erase-object": "erase:run_erase",
-    "inpaint": "inpaint:run_inpaint",
-}
 
 _cache: dict[tuple[str, str, str], tuple[tuple, Any]] = {}  # key -> (files' stamp when loaded, model)
 _cache_lock = threading.Lock()
@@ -84,16 +74,11 @@ def clear_model_cache() -> None:
         pass
 
 
-def _engine_for(operation: str) -> Callable[[EngineInput, str, Path], EngineOutput]:
-    module_name, func = _ENGINES[operation].split(":")
-    module = importlib.import_module(f"{__name__}.{module_name}")
-    return getattr(module, func)
-
-
 def run_model_engine(operation: str, inp: EngineInput, models_dir: Path) -> EngineOutput | None:
     """Run the model engine for ``operation`` on ``inp``, or return None when no model is installed for it
     (or its libraries cannot be imported here), so that the classical engine serves instead."""
-    if operation not in _ENGINES:
+    spec = OPERATIONS.get(operation)
+    if spec is None or spec.model is None:
         return None
     try:
         from workers.device import device_name
@@ -106,7 +91,7 @@ def run_model_engine(operation: str, inp: EngineInput, models_dir: Path) -> Engi
     if name is None:
         return None
     try:
-        engine = _engine_for(operation)
+        engine = load_function(spec.model.engine)  # (EngineInput, model name, models dir) -> EngineOutput
         return engine(inp, name, Path(models_dir))
     except ImportError as error:
         log.warning("model engine for %s unavailable: %s", operation, error)

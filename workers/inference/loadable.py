@@ -15,7 +15,6 @@ from pathlib import Path
 
 from workers import registry as reg
 
-SPANDREL_PURPOSE = {reg.UPSCALE: "SR", reg.RESTORE_FACE: "FaceSR", reg.ERASE_OBJECT: "Inpainting"}
 INPAINT_UNET_CHANNELS = 9  # image latents (4) + masked-image latents (4) + the mask (1)
 PIPELINE_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 WEIGHTED_PARTS = ("unet", "vae", "text_encoder")
@@ -46,12 +45,12 @@ def _check_spandrel(entry: reg.ModelEntry, path: Path) -> list[str]:
             warnings.simplefilter("ignore", FutureWarning)
             descriptor = ModelLoader(device="cpu").load_from_file(path)
     except UnsupportedModelError as error:
-        if entry.operation == reg.ERASE_OBJECT and path.suffix == ".pt":
+        if path.suffix == ".pt" and Path(entry.files[0].path).suffix == ".pt":
             return _check_torchscript(path)  # the released big-lama.pt is TorchScript (see inference/erase.py)
         raise ModelWillNotLoad(f"{path.name} does not load: spandrel knows no such architecture ({error})") from None
     except Exception as error:  # noqa: BLE001 - whatever the reader said is the reason
         raise ModelWillNotLoad(f"{path.name} does not load: it is not a model spandrel can load ({error})") from None
-    wanted = SPANDREL_PURPOSE.get(entry.operation)
+    wanted = spandrel_purpose(entry)
     if wanted and descriptor.purpose != wanted:
         raise ModelWillNotLoad(f"{path.name} is a {descriptor.purpose} model; {entry.name} needs {wanted}")
     if descriptor.input_channels != 3:
@@ -60,6 +59,14 @@ def _check_spandrel(entry: reg.ModelEntry, path: Path) -> list[str]:
     if entry.scale and getattr(descriptor, "scale", entry.scale) != entry.scale:
         return [f"{path.name} is {descriptor.scale}x; output is resized to the requested scale"]
     return []
+
+
+def spandrel_purpose(entry: reg.ModelEntry) -> str | None:
+    """What spandrel must call the entry's architecture ("SR", "FaceSR", "Inpainting"): its operation's spec says."""
+    from pixelforge.operations import OPERATIONS
+
+    operation = OPERATIONS.get(entry.operation)
+    return operation.model.spandrel_purpose if operation is not None and operation.model else None
 
 
 def _check_torchscript(path: Path) -> list[str]:

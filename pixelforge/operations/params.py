@@ -1,9 +1,8 @@
-"""The catalogue of operations: each one's parameters, defaults, validation and credit cost."""
+"""The parameter types an operation takes (each parses and checks one form field) and the refusal they raise."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
 
 from flask import current_app
 
@@ -32,6 +31,8 @@ class IntParam:
     high: int
     choices: tuple[int, ...] = ()
     optional: bool = False  # absent means None rather than the default
+    label: str = ""  # the playground's words for it
+    hint: str = ""  # …and its one-line help
 
     def parse(self, raw: str) -> int:
         text = raw.strip(ASCII_SPACE)
@@ -55,6 +56,8 @@ class FloatParam:
     high: float
     low_exclusive: bool = False
     optional: bool = False
+    label: str = ""
+    hint: str = ""
 
     def parse(self, raw: str) -> float:
         text = raw.strip(ASCII_SPACE)
@@ -75,6 +78,8 @@ class ChoiceParam:
     default: str
     choices: tuple[str, ...]
     optional: bool = False
+    label: str = ""
+    hint: str = ""
 
     def parse(self, raw: str) -> str:
         value = raw.strip(ASCII_SPACE).lower()
@@ -89,6 +94,8 @@ class BoolParam:
     name: str
     default: bool
     optional: bool = False
+    label: str = ""
+    hint: str = ""
 
     def parse(self, raw: str) -> bool:
         value = raw.strip(ASCII_SPACE).lower()
@@ -105,6 +112,8 @@ class TextParam:
     default: str
     max_chars_setting: str  # the config key that bounds its length
     optional: bool = False
+    label: str = ""
+    hint: str = ""
 
     def parse(self, raw: str) -> str:
         limit = current_app.config[self.max_chars_setting]
@@ -140,104 +149,10 @@ class ColorParam(TextParam):
 Param = IntParam | FloatParam | ChoiceParam | BoolParam | TextParam
 
 
-@dataclass(frozen=True)
-class Operation:
-    name: str  # also the URL path under /api/v1
-    summary: str
-    params: tuple[Param, ...]
-    cost: Callable[[dict], int]
-    needs_mask: bool = False
-    output_scale: Callable[[dict], int] = lambda params: 1
-    extra_checks: tuple[Callable[[dict], None], ...] = field(default_factory=tuple)
-    aliases: dict[str, str] = field(default_factory=dict)  # an older field name → the parameter it now is
-
-    def validate(self, form: dict[str, str]) -> dict[str, Any]:
-        """Parse form fields into typed params with defaults; unknown fields are refused."""
-        form, renamed = self._unalias(form)
-        try:
-            return self._validate(form)
-        except ValidationFailed as exc:
-            if exc.param in renamed:  # speak of the field as the caller named it
-                raise ValidationFailed(exc.message.replace(exc.param, renamed[exc.param]), renamed[exc.param],
-                                       exc.code) from None
-            raise
-
-    def _unalias(self, form: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
-        renamed = {}
-        for alias, name in self.aliases.items():
-            if alias in form:
-                if name in form:
-                    raise ValidationFailed(f"{alias} is the older name of {name}; send one of them", alias,
-                                           "duplicate_field")
-                form = {(name if key == alias else key): value for key, value in form.items()}
-                renamed[name] = alias
-        return form, renamed
-
-    def _validate(self, form: dict[str, str]) -> dict[str, Any]:
-        known = {p.name for p in self.params}
-        for name in form:
-            if name not in known:
-                allowed = ", ".join(sorted(known)) or "none besides the image"
-                raise ValidationFailed(f"unknown parameter {name!r}; this operation takes: {allowed}", name,
-                                       "unknown_parameter")
-        params: dict[str, Any] = {}
-        for spec in self.params:
-            raw = form.get(spec.name)
-            if raw is None or (raw.strip(ASCII_SPACE) == "" and not isinstance(spec, TextParam)):
-                params[spec.name] = None if spec.optional else spec.default
-            else:
-                params[spec.name] = spec.parse(raw)
-        for check in self.extra_checks:
-            check(params)
-        return params
-
-
-def _inpaint_steps_run(params: dict) -> None:
-    if int(params["steps"] * params["strength"]) < 1:
-        raise ValidationFailed("steps × strength must be at least 1 (diffusion runs int(steps × strength) steps)",
-                               "strength")
-
-
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 # Every operation's result encoding: alpha is kept where the format has it (PNG, WebP), JPEG is flattened onto
-# white (or remove-background's bg_color); the quality applies to JPEG and WebP (PNG is lossless).
-OUTPUT = (ChoiceParam("output_format", "png", OUTPUT_FORMATS), IntParam("output_quality", None, 1, 100, optional=True))
-
-OPERATIONS: dict[str, Operation] = {op.name: op for op in (
-    Operation("upscale", "Upscale an image 2x or 4x.",
-              (IntParam("scale", 2, 2, 4, choices=(2, 4)), *OUTPUT),
-              cost=lambda p: 1 if p["scale"] == 2 else 2, output_scale=lambda p: p["scale"]),
-    Operation("remove-background", "Remove the background; returns a transparent image (or one on bg_color, or "
-                                   "the mask alone).",
-              (*OUTPUT,
-               ChoiceParam("model", None, ("isnet-general-use", "u2net"), optional=True),
-               BoolParam("alpha_matting", False),
-               ColorParam("bg_color", None, "MAX_PROMPT_CHARS", optional=True),
-               ChoiceParam("channels", "rgba", ("rgba", "alpha")),
-               BoolParam("crop", False),
-               IntParam("crop_margin", 0, 0, 2000)),
-              cost=lambda p: 1, aliases={"format": "output_format"}),
-    Operation("restore-face", "Restore faces in old or damaged photos.",
-              (FloatParam("fidelity", 0.7, 0.0, 1.0), *OUTPUT), cost=lambda p: 1),
-    Operation("enhance", "Improve colour, exposure, contrast and sharpness.", OUTPUT, cost=lambda p: 1),
-    Operation("erase-object", "Erase what a mask covers (white = erase).", OUTPUT, cost=lambda p: 1,
-              needs_mask=True),
-    Operation("inpaint", "Replace the masked area with content guided by a prompt.",
-              (TextParam("prompt", "high quality photo", "MAX_PROMPT_CHARS"),
-               IntParam("steps", 30, 1, 150),
-               FloatParam("cfg_scale", 7.0, 0.0, 30.0),
-               FloatParam("strength", 0.85, 0.0, 1.0, low_exclusive=True),
-               IntParam("seed", None, 0, 2**32 - 1, optional=True), *OUTPUT),
-              cost=lambda p: 2, needs_mask=True, extra_checks=(_inpaint_steps_run,)),
-)}
-
-
-class UnknownOperation(LookupError):
-    """No operation has that name."""
-
-
-def get_operation(name: str) -> Operation:
-    try:
-        return OPERATIONS[name]
-    except KeyError:
-        raise UnknownOperation(f"unknown operation {name!r}") from None
+# white (or a bg_color parameter's colour); the quality applies to JPEG and WebP (PNG is lossless).
+OUTPUT = (ChoiceParam("output_format", "png", OUTPUT_FORMATS, label="Output format",
+                      hint="PNG is lossless; WebP is smaller."),
+          IntParam("output_quality", None, 1, 100, optional=True, label="Output quality",
+                   hint="JPEG and WebP only (1–100); empty: 92 for JPEG, 90 for WebP."))
