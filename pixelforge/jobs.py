@@ -161,7 +161,7 @@ def submit_job(user: User, submission: Submission, options: JobOptions | None = 
         db.session.add(job)
         db.session.flush()  # the ledger row refers to the job
         credits.reserve_credits(user.id, cost, job_id)
-        lifecycle.record(db.session, job_id, JobStatus.QUEUED, with_webhooks=False)  # nobody can be listening yet
+        lifecycle.queued(job_id)
         db.session.commit()
     except credits.InsufficientCredits:
         db.session.rollback()
@@ -172,7 +172,7 @@ def submit_job(user: User, submission: Submission, options: JobOptions | None = 
         queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height,
                           chosen.queue)
     except queue.QueueUnavailable as exc:
-        credits.finish_unsuccessfully(job_id, JobStatus.FAILED, "queue_unavailable", str(exc), utcnow())
+        lifecycle.fail(job_id, "queue_unavailable", str(exc))
         raise
     return job
 
@@ -257,8 +257,7 @@ def read_result(user: User, job_id: str) -> tuple[Job, bytes]:
 def cancel_job(user: User, job_id: str) -> Job:
     """Cancel a queued or processing job and refund it; JobAlreadyFinal (409) when it has ended."""
     job = get_job(user, job_id)
-    if not credits.finish_unsuccessfully(job.id, JobStatus.CANCELLED, "cancelled",
-                                         "the job was cancelled at the owner's request; it was refunded", utcnow()):
+    if not lifecycle.cancel(job.id):
         db.session.refresh(job)
         raise JobAlreadyFinal(f"job {job.id} is already {job.status}")
     queue.remove_from_queue(job.id)
