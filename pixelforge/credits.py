@@ -8,17 +8,24 @@ from __future__ import annotations
 
 from sqlalchemy import func, update
 
+from pixelforge.errors import PixelForgeError
 from pixelforge.extensions import db
 from pixelforge.models import CreditEntry, User
 
 
-class InsufficientCredits(Exception):
-    """The balance does not cover the operation's cost."""
+class InsufficientCredits(PixelForgeError):
+    """The balance does not cover the operation's cost (HTTP 402)."""
+
+    status, code, title = 402, "insufficient_credits", "Not enough credits"
 
     def __init__(self, needed: int, balance: int):
         super().__init__(f"this operation costs {needed} credit(s); your balance is {balance}")
         self.needed = needed
         self.balance = balance
+
+    def person_message(self) -> str:
+        return f"This run costs {self.needed} credit{'s' if self.needed != 1 else ''} and your balance is " \
+               f"{self.balance}."
 
 
 def reserve_credits(user_id: int, cost: int, job_id: str) -> None:

@@ -152,7 +152,9 @@ def _allowed() -> bool:
     if token:
         import hmac
 
-        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+        from pixelforge.bearer import bearer_token
+
+        return hmac.compare_digest(bearer_token(request.headers.get("Authorization")) or "", token)
     try:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:

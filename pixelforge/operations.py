@@ -7,9 +7,13 @@ from typing import Any, Callable
 
 from flask import current_app
 
+from pixelforge.errors import PixelForgeError
 
-class ValidationFailed(Exception):
+
+class ValidationFailed(PixelForgeError):
     """A request parameter is missing, malformed or out of range (HTTP 422)."""
+
+    status, title = 422, "Check your input"
 
     def __init__(self, message: str, param: str | None = None, code: str = "validation_error"):
         super().__init__(message)
