@@ -11,7 +11,8 @@ from flask import current_app
 from sqlalchemy import or_, and_
 
 from pixelforge import credits, images, lifecycle, queue, routing, sources
-from pixelforge.errors import Conflict, NotFound, PixelForgeError
+from pixelforge.job_errors import (JobAlreadyFinal, JobHasNoResult, JobNotFinished, JobNotFound,  # noqa: F401
+                                   ResultExpired)
 from pixelforge.job_options import JobOptions
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
@@ -20,46 +21,6 @@ from pixelforge.plans import get_plan, retention_seconds
 from pixelforge.storage import ObjectMissing, StorageError, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
-
-
-class JobNotFound(NotFound, LookupError):
-    """No job with that id belongs to the caller (HTTP 404: others' jobs are indistinguishable)."""
-
-    code, public_message = "job_not_found", "job not found"
-
-
-class JobNotFinished(Conflict):
-    """The job has no result yet (HTTP 409)."""
-
-    code = "job_not_finished"
-
-
-class JobHasNoResult(PixelForgeError):
-    """The job failed (HTTP 502, with the job's own error code) or was cancelled (409): nothing to download."""
-
-    def __init__(self, job: Job):
-        super().__init__(job.error_message or f"job {job.id} is {job.status}")
-        self.job = job
-        failed = job.status == JobStatus.FAILED
-        self.status = 502 if failed else 409
-        self.code = (job.error_code or "job_failed") if failed else f"job_{job.status}"
-
-    def api_message(self) -> str:
-        if self.job.status == JobStatus.FAILED:
-            return self.job.error_message or "the job failed"
-        return f"job {self.job.id} was {self.job.status}; it has no result"
-
-
-class JobAlreadyFinal(Conflict):
-    """The job has already ended, so it cannot be cancelled (HTTP 409)."""
-
-    code = "job_already_final"
-
-
-class ResultExpired(PixelForgeError):
-    """The result was deleted after the retention period (HTTP 410)."""
-
-    status, code, title = 410, "result_expired", "Result deleted"
 
 
 @dataclass(frozen=True)
