@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask
+from flask import Config, Flask
 
 ENV_PREFIX = "PIXELFORGE_"
+PLAN_NAMES = ("free", "starter", "pro", "api")  # plans.PLANS has a row for each; PLAN_LIMITS may override rows
+RQ_FAILURE_TTL_SECONDS = 24 * 3600  # RQ keeps a failed task's record this long (the job row stays the truth)
 
 
 class Defaults:
@@ -105,13 +108,42 @@ def instance_path_from_env(default: str | None = None) -> str:
     return os.path.abspath(os.environ.get("PIXELFORGE_INSTANCE") or default or "instance")
 
 
-def load_config(app: Flask, test_config: dict | None) -> None:
-    """Fill app.config from defaults, instance/config.py, the environment, then test_config."""
-    app.config.from_object(Defaults)
-    app.config.from_pyfile("config.py", silent=True)
-    _apply_environment(app.config)
+@dataclass(frozen=True)
+class WorkerEnvironment:
+    """A worker's device settings, read from the environment when asked (their names are documented)."""
+
+    device: str | None  # PIXELFORGE_DEVICE=cpu|cuda forces the device; None: detect it
+    tile: int | None  # PIXELFORGE_TILE: the upscalers' tile edge in input pixels; None: chosen per device
+    onnx_allow_cpu: bool  # PIXELFORGE_ONNX_ALLOW_CPU=1: ONNX models may fall back to the CPU on a GPU host
+
+
+def worker_environment() -> WorkerEnvironment:
+    """The worker's PIXELFORGE_DEVICE, PIXELFORGE_TILE and PIXELFORGE_ONNX_ALLOW_CPU, as they are now."""
+    forced = os.environ.get(ENV_PREFIX + "DEVICE", "").strip().lower()
+    tile = os.environ.get(ENV_PREFIX + "TILE")
+    return WorkerEnvironment(device=forced if forced in ("cpu", "cuda") else None,
+                             tile=int(tile) if tile else None,
+                             onnx_allow_cpu=os.environ.get(ENV_PREFIX + "ONNX_ALLOW_CPU") == "1")
+
+
+def load_settings(test_config: dict | None = None, instance_path: str | None = None) -> Config:
+    """Every setting as the app sees it: defaults, instance/config.py, the environment, then test_config, with
+    the derived paths filled in. Builds no app and creates nothing (no database, folder or secret), so the CLI
+    and a worker can read a path cheaply; create_app uses it too."""
+    instance = os.path.abspath(instance_path or (test_config or {}).get("INSTANCE_DIR") or instance_path_from_env())
+    settings = Config(instance, Flask.default_config)  # Flask's own settings take PIXELFORGE_* overrides too
+    settings.from_object(Defaults)
+    settings.from_pyfile("config.py", silent=True)
+    _apply_environment(settings)
     if test_config:
-        app.config.update(test_config)
+        settings.update(test_config)
+    _derive(settings, Path(instance))
+    return settings
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Fill app.config from load_settings, then make what the app needs on disk (instance folder, secrets)."""
+    app.config.update(load_settings(test_config, app.instance_path))
     _fill_derived(app)
 
 
@@ -154,10 +186,8 @@ def _normalise_database_url(url: str) -> str:
     return url
 
 
-def _fill_derived(app: Flask) -> None:
-    config = app.config
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+def _derive(config: Config, instance: Path) -> None:
+    """The settings whose defaults follow from others (paths under the instance folder); no side effects."""
     config.setdefault("INSTANCE_DIR", str(instance))
     if not config["SQLALCHEMY_DATABASE_URI"]:
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'pixelforge.db'}"
@@ -171,9 +201,16 @@ def _fill_derived(app: Flask) -> None:
     config["STORAGE_URL"] = config["STORAGE_URL"] or Path(config["STORAGE_DIR"]).absolute().as_uri()
     config["MODELS_DIR"] = config["MODELS_DIR"] or str(instance / "models")
     config["MAX_CONTENT_LENGTH"] = config["MAX_UPLOAD_BYTES"]
+    config["RATELIMIT_STORAGE_URI"] = config["RATELIMIT_STORAGE_URI"] or config["REDIS_URL"]
+
+
+def _fill_derived(app: Flask) -> None:
+    """What the app needs on disk: the instance folder, and the secrets generated into it on first run."""
+    config = app.config
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
     config["SECRET_KEY"] = config["SECRET_KEY"] or _instance_secret(instance, "secret_key")
     config["KEY_HASH_SECRET"] = config["KEY_HASH_SECRET"] or _instance_secret(instance, "key_hash_secret")
-    config["RATELIMIT_STORAGE_URI"] = config["RATELIMIT_STORAGE_URI"] or config["REDIS_URL"]
 
 
 def _instance_secret(instance: Path, name: str) -> str:

@@ -1,4 +1,5 @@
-"""Credits: one conditional UPDATE to reserve, one to refund, and a ledger row beside each.
+"""Credits: one conditional UPDATE to reserve, one to refund, and a ledger row beside each (job state changes,
+and when a refund is due, are the lifecycle's: pixelforge/lifecycle).
 
 The balance column is what concurrency is decided on (the UPDATE's WHERE clause); the ledger is the
 append-only history whose sum always equals that balance.
@@ -7,18 +8,24 @@ from __future__ import annotations
 
 from sqlalchemy import func, update
 
-from pixelforge import lifecycle
+from pixelforge.errors import PixelForgeError
 from pixelforge.extensions import db
-from pixelforge.models import CreditEntry, Job, JobStatus, User
+from pixelforge.models import CreditEntry, User
 
 
-class InsufficientCredits(Exception):
-    """The balance does not cover the operation's cost."""
+class InsufficientCredits(PixelForgeError):
+    """The balance does not cover the operation's cost (HTTP 402)."""
+
+    status, code, title = 402, "insufficient_credits", "Not enough credits"
 
     def __init__(self, needed: int, balance: int):
         super().__init__(f"this operation costs {needed} credit(s); your balance is {balance}")
         self.needed = needed
         self.balance = balance
+
+    def person_message(self) -> str:
+        return f"This run costs {self.needed} credit{'s' if self.needed != 1 else ''} and your balance is " \
+               f"{self.balance}."
 
 
 def reserve_credits(user_id: int, cost: int, job_id: str) -> None:
@@ -32,30 +39,11 @@ def reserve_credits(user_id: int, cost: int, job_id: str) -> None:
     db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=-cost, reason="charge"))
 
 
-def finish_unsuccessfully(job_id: str, status: str, error_code: str, error_message: str, now) -> bool:
-    """Move an active job to failed/cancelled and refund it, exactly once, with its event (lifecycle). Commits;
-    True if this call did it.
-
-    The status transition is itself the guard: only the one UPDATE that sees the job still active
-    wins, so a reaper, a worker and a cancel racing each other refund once between them.
-    """
-    result = db.session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(JobStatus.ACTIVE), Job.refunded.is_(False))
-        .values(status=status, error_code=error_code, error_message=error_message[:2000],
-                finished_at=now, refunded=True)
-    )
-    if result.rowcount != 1:
-        db.session.rollback()
-        return False
-    job = db.session.get(Job, job_id)
-    db.session.execute(update(User).where(User.id == job.user_id).values(credits=User.credits + job.credits))
-    db.session.add(CreditEntry(user_id=job.user_id, job_id=job_id, delta=job.credits, reason="refund",
-                               note=error_code))
-    transition = lifecycle.record(db.session, job_id, status, with_webhooks=bool(job.webhook_url))
-    db.session.commit()
-    transition.announce()
-    return True
+def refund_job(user_id: int, job_id: str, amount: int, note: str | None = None) -> None:
+    """Give a job's credits back in the current transaction: the lifecycle calls this inside the transition that
+    ended the job unsuccessfully, whose status change guards against a second refund. The caller commits."""
+    db.session.execute(update(User).where(User.id == user_id).values(credits=User.credits + amount))
+    db.session.add(CreditEntry(user_id=user_id, job_id=job_id, delta=amount, reason="refund", note=note))
 
 
 def grant_credits(user: User, amount: int, reason: str = "grant", note: str | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import Callable
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
+from pixelforge.errors import Conflict
 from pixelforge.extensions import db
 from pixelforge.models import IdempotencyRecord, utcnow
 
@@ -22,8 +23,10 @@ MAX_KEY_CHARS = 255
 WAIT_FOR_FIRST_SECONDS = 30.0
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(Conflict):
     """The key was used for a different request, or its first request is still running (HTTP 409)."""
+
+    code, param = "idempotency_conflict", "Idempotency-Key"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ from flask import current_app
 from sqlalchemy import or_, and_
 
 from pixelforge import credits, images, lifecycle, queue, routing, sources
+from pixelforge.job_errors import (JobAlreadyFinal, JobHasNoResult, JobNotFinished, JobNotFound,  # noqa: F401
+                                   ResultExpired)
 from pixelforge.job_options import JobOptions
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
@@ -19,30 +21,6 @@ from pixelforge.plans import get_plan, retention_seconds
 from pixelforge.storage import ObjectMissing, StorageError, get_storage, job_object_key
 
 log = logging.getLogger(__name__)
-
-
-class JobNotFound(LookupError):
-    """No job with that id belongs to the caller (HTTP 404: others' jobs are indistinguishable)."""
-
-
-class JobNotFinished(Exception):
-    """The job has no result yet (HTTP 409)."""
-
-
-class JobHasNoResult(Exception):
-    """The job failed or was cancelled, so there is nothing to download (HTTP 502 for failures)."""
-
-    def __init__(self, job: Job):
-        super().__init__(job.error_message or f"job {job.id} is {job.status}")
-        self.job = job
-
-
-class JobAlreadyFinal(Exception):
-    """The job has already ended, so it cannot be cancelled (HTTP 409)."""
-
-
-class ResultExpired(Exception):
-    """The result was deleted after the retention period (HTTP 410)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +139,7 @@ def submit_job(user: User, submission: Submission, options: JobOptions | None = 
         db.session.add(job)
         db.session.flush()  # the ledger row refers to the job
         credits.reserve_credits(user.id, cost, job_id)
-        lifecycle.record(db.session, job_id, JobStatus.QUEUED, with_webhooks=False)  # nobody can be listening yet
+        lifecycle.queued(job_id)
         db.session.commit()
     except credits.InsufficientCredits:
         db.session.rollback()
@@ -172,7 +150,7 @@ def submit_job(user: User, submission: Submission, options: JobOptions | None = 
         queue.enqueue_job(job_id, operation.name, params, submission.header.width * submission.header.height,
                           chosen.queue)
     except queue.QueueUnavailable as exc:
-        credits.finish_unsuccessfully(job_id, JobStatus.FAILED, "queue_unavailable", str(exc), utcnow())
+        lifecycle.fail(job_id, "queue_unavailable", str(exc))
         raise
     return job
 
@@ -257,8 +235,7 @@ def read_result(user: User, job_id: str) -> tuple[Job, bytes]:
 def cancel_job(user: User, job_id: str) -> Job:
     """Cancel a queued or processing job and refund it; JobAlreadyFinal (409) when it has ended."""
     job = get_job(user, job_id)
-    if not credits.finish_unsuccessfully(job.id, JobStatus.CANCELLED, "cancelled",
-                                         "the job was cancelled at the owner's request; it was refunded", utcnow()):
+    if not lifecycle.cancel(job.id):
         db.session.refresh(job)
         raise JobAlreadyFinal(f"job {job.id} is already {job.status}")
     queue.remove_from_queue(job.id)

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from flask import current_app, g
+from flask import current_app
 from flask_login import UserMixin
 
 from pixelforge import ratelimit
@@ -116,24 +116,32 @@ def bump_epoch() -> None:
                     "expire within %s s", exc, current_app.config["API_KEY_CACHE_SECONDS"])
 
 
-def owner_for_read(digest: str) -> tuple[ApiCaller | None, str | None]:
-    """For a GET: (the cached owner of this key, or None; the epoch to cache a database answer under).
-    A hit also counts the read against the owner's plan (one script call with the epoch read) and leaves the
-    decision in g.counted_read for the API's gate to enforce in its order (403 and 413 before 429).
+@dataclass(frozen=True)
+class CachedRead:
+    """owner_for_read's answer: the cached owner (None on a miss), the epoch to cache a database answer under, and
+    the rate decision of the read it counted on a hit (for the API's gate to enforce in its order)."""
+
+    owner: ApiCaller | None
+    epoch: str | None
+    counted: ratelimit.RateDecision | None = None
+
+
+def owner_for_read(digest: str) -> CachedRead:
+    """For a GET: the cached owner of this key, if any. A hit also counts the read against the owner's plan (one
+    script call with the epoch read); the API's gate enforces that decision after 403 and 413.
     After an invalidation that count stays: the caller's next read is counted once more.
     """
     cache = _cache()
     if cache is None:
-        return None, None
+        return CachedRead(None, None)
     entry = cache.get(digest)
     if entry is None:
-        return None, current_epoch()
+        return CachedRead(None, current_epoch())
     decision, epoch = ratelimit.check_rate(ratelimit.READ_SCOPE, entry.user_id, read_rpm(get_plan(entry.plan)),
                                            also_read=EPOCH_KEY)
     if epoch is None or epoch.decode() != entry.epoch:
-        return None, epoch.decode() if epoch is not None else current_epoch()
-    g.counted_read = decision
-    return ApiCaller(entry.user_id, entry.email, entry.plan), entry.epoch
+        return CachedRead(None, epoch.decode() if epoch is not None else current_epoch())
+    return CachedRead(ApiCaller(entry.user_id, entry.email, entry.plan), entry.epoch, decision)
 
 
 def remember(digest: str, user: User, epoch: str | None) -> None:

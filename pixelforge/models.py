@@ -112,7 +112,7 @@ class Job(db.Model):
 
 class JobEvent(db.Model):
     """One transition of a job (queued, processing, progress, done, failed, cancelled), written in the transaction
-    that made it: the job's history, and what webhooks and live streams are told (lifecycle.py)."""
+    that made it: the job's history, and what webhooks and live streams are told (pixelforge/lifecycle)."""
 
     __tablename__ = "job_events"
 

@@ -15,12 +15,12 @@ class Plan:
     retention_seconds: int | None = None  # None: the global RESULT_RETENTION_SECONDS
 
 
-PLANS: dict[str, Plan] = {
-    "free": Plan("free", rpm=5, api_access=False),
-    "starter": Plan("starter", rpm=20, api_access=False),
-    "pro": Plan("pro", rpm=60, api_access=True),
-    "api": Plan("api", rpm=120, api_access=True),
-}
+PLANS: dict[str, Plan] = {plan.name: plan for plan in (  # one row per config.PLAN_NAMES, in that order
+    Plan("free", rpm=5, api_access=False),
+    Plan("starter", rpm=20, api_access=False),
+    Plan("pro", rpm=60, api_access=True),
+    Plan("api", rpm=120, api_access=True),
+)}
 
 
 class UnknownPlan(ValueError):

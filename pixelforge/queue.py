@@ -12,6 +12,8 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 
+from pixelforge.config import RQ_FAILURE_TTL_SECONDS
+from pixelforge.errors import Unavailable
 from pixelforge.operations import get_operation
 
 WORKERS_KEY = "pixelforge:workers"  # sorted set: worker name → unix time of its last heartbeat
@@ -19,7 +21,7 @@ WORKER_INFO_KEY = "pixelforge:worker-info"  # hash: worker name → JSON of what
 WORKER_ALIVE_SECONDS = 15.0
 
 
-class QueueUnavailable(RuntimeError):
+class QueueUnavailable(Unavailable, RuntimeError):
     """Redis cannot be reached, or no worker is alive to run the job (HTTP 503)."""
 
 
@@ -132,7 +134,7 @@ def enqueue_job(job_id: str, operation: str, params: dict, pixels: int, queue_na
     never loads the worker's code."""
     try:
         get_queue(queue_name).enqueue(RUN_JOB, job_id, job_id=job_id, job_timeout=job_timeout(operation), result_ttl=0,
-                            failure_ttl=24 * 3600, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]),
+                            failure_ttl=RQ_FAILURE_TTL_SECONDS, ttl=int(current_app.config["QUEUED_EXPIRE_SECONDS"]),
                             meta={"operation": operation, "params": params, "pixels": pixels})
     except RedisError as exc:
         raise QueueUnavailable(f"the job queue is unreachable: {exc}") from exc

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from limits.storage import RedisStorage
 
+from pixelforge.errors import PixelForgeError
 from pixelforge.extensions import limiter
 from pixelforge.plans import Plan, read_rpm
 
@@ -73,12 +74,24 @@ class RateDecision:
         return headers
 
 
-class RateLimited(Exception):
-    """The caller used up the plan's budget for this minute."""
+class RateLimited(PixelForgeError):
+    """The caller used up the plan's budget for this minute (HTTP 429)."""
+
+    status, code, title = 429, "rate_limited", "Too many runs"
 
     def __init__(self, decision: RateDecision):
         super().__init__(f"rate limit of {decision.limit} per minute exceeded")
         self.decision = decision
+
+    def api_message(self) -> str:
+        return f"{self}; retry after {self.decision.retry_after} s"
+
+    def person_message(self) -> str:
+        return (f"Your plan allows {self.decision.limit} runs per minute. "
+                f"Try again in {self.decision.retry_after} s.")
+
+    def headers(self) -> dict[str, str]:
+        return self.decision.headers()
 
 
 def redis_client():

@@ -3,7 +3,7 @@ expired files and old events.
 
 Run once per UPKEEP_EVERY_SECONDS for the whole cluster (run_upkeep_once_per_cluster: whichever worker, worker pool
 or `serve` gets the Redis lock); all of it is idempotent, so running twice is safe (each refund is guarded by a
-conditional status change).
+conditional status change in the lifecycle).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from pixelforge import credits, queue, routing
+from pixelforge import lifecycle, queue, routing
 from pixelforge.extensions import db
 from pixelforge.models import Job, JobStatus, User, utcnow
 from pixelforge.operations import get_operation
@@ -42,15 +42,8 @@ def reap_jobs() -> int:
         db.func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at) < lost_before)).all()
     expired = db.session.scalars(db.select(Job.id).where(
         Job.status == JobStatus.QUEUED, Job.created_at < expired_before)).all()
-    reaped = 0
-    for job_id in lost:
-        reaped += credits.finish_unsuccessfully(
-            job_id, JobStatus.FAILED, "worker_lost",
-            "the worker running this job stopped responding; the job was refunded, please submit it again", now)
-    for job_id in expired:
-        reaped += credits.finish_unsuccessfully(
-            job_id, JobStatus.FAILED, "queue_timeout",
-            "no worker picked this job up in time; the job was refunded, please submit it again", now)
+    reaped = sum(lifecycle.reap(job_id, now) for job_id in lost)
+    reaped += sum(lifecycle.expire(job_id, now) for job_id in expired)
     if reaped:
         log.warning("reaped %d abandoned job(s)", reaped)
     return reaped

@@ -107,7 +107,9 @@ def from_operator() -> bool:
     the holder of that Bearer token; without it, callers on this host (loopback)."""
     token = current_app.config["METRICS_TOKEN"]
     if token:
-        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+        from pixelforge.bearer import bearer_token
+
+        return hmac.compare_digest(bearer_token(request.headers.get("Authorization")) or "", token)
     try:
         return ipaddress.ip_address(request.remote_addr or "").is_loopback
     except ValueError:

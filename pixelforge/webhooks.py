@@ -18,6 +18,8 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import insert, select, update
 
+from pixelforge.config import RQ_FAILURE_TTL_SECONDS
+from pixelforge.errors import NotFound
 from pixelforge.extensions import db
 from pixelforge.models import User, WebhookAttempt, WebhookDelivery, utcnow
 from pixelforge.operations import ValidationFailed
@@ -31,8 +33,10 @@ SECRET_PREFIX = "whsec_"
 MAX_URL_CHARS = 2000
 
 
-class DeliveryNotFound(LookupError):
+class DeliveryNotFound(NotFound, LookupError):
     """No webhook delivery with that id belongs to the caller (HTTP 404)."""
+
+    code, public_message = "delivery_not_found", "webhook delivery not found"
 
 
 def parse_events(raw: str | None, param: str = "webhook_events") -> str | None:
@@ -125,7 +129,7 @@ def enqueue_deliveries(delivery_ids: list[str], attempt_of: dict[str, int] | Non
             attempt = (attempt_of or {}).get(delivery_id, 1)
             queue.enqueue(deliver, delivery_id, attempt, job_id=f"{delivery_id}-{attempt}",
                           job_timeout=int(current_app.config["WEBHOOK_TIMEOUT_SECONDS"]) * 3 + 30,
-                          result_ttl=0, failure_ttl=24 * 3600)
+                          result_ttl=0, failure_ttl=RQ_FAILURE_TTL_SECONDS)
     except Exception as exc:  # Redis away: the rows wait for upkeep
         log.warning("could not queue webhook deliveries %s: %s", delivery_ids, exc)
 

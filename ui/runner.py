@@ -104,28 +104,10 @@ def _stroke_points(stroke, budget: int) -> list[tuple[float, float]]:
 
 
 def _failure(exc: Exception) -> RunFailed | None:
-    """The domain's named exceptions, worded for a person (the API's status codes alongside)."""
-    from pixelforge.credits import InsufficientCredits
-    from pixelforge.operations import ValidationFailed
-    from pixelforge.queue import QueueUnavailable
-    from pixelforge.ratelimit import RateLimited
-    from pixelforge.storage import StorageError, StorageFull
+    """The domain's named errors, worded for a person (the API's status codes alongside); None for anything else."""
+    from pixelforge.errors import PixelForgeError
 
-    if isinstance(exc, ValidationFailed):
-        return RunFailed(422, "Check your input", exc.message)
-    if isinstance(exc, InsufficientCredits):
-        credits = f"{exc.needed} credit{'s' if exc.needed != 1 else ''}"
-        return RunFailed(402, "Not enough credits", f"This run costs {credits} and your balance is {exc.balance}.")
-    if isinstance(exc, RateLimited):
-        return RunFailed(429, "Too many runs", f"Your plan allows {exc.decision.limit} runs per minute. "
-                                               f"Try again in {exc.decision.retry_after} s.")
-    if isinstance(exc, QueueUnavailable):
-        return RunFailed(503, "Service unavailable", str(exc))
-    if isinstance(exc, StorageFull):
-        return RunFailed(507, "Storage full", "The server has no room for this image now; nothing was charged.")
-    if isinstance(exc, StorageError):
-        return RunFailed(502, "Storage error", f"{exc}; please try again later.")
-    return None
+    return RunFailed(exc.status, exc.title, exc.person_message()) if isinstance(exc, PixelForgeError) else None
 
 
 def _load_user(user_id: int):

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from typing import Any, Callable
+
+from pixelforge.config import worker_environment
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,8 @@ FLOAT32_ONLY = {"LaMa"}
 @functools.lru_cache(maxsize=1)
 def device_name() -> str:
     """'cuda' or 'cpu'; PIXELFORGE_DEVICE=cpu forces the CPU (e.g. to share a GPU host)."""
-    forced = os.environ.get("PIXELFORGE_DEVICE", "").strip().lower()
-    if forced in ("cpu", "cuda"):
+    forced = worker_environment().device
+    if forced:
         return forced
     import torch
 

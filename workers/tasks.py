@@ -10,11 +10,9 @@ import threading
 import time
 
 from flask import current_app
-from sqlalchemy import update
-
-from pixelforge import credits, images, lifecycle, thumbnails
+from pixelforge import images, lifecycle, thumbnails
 from pixelforge.extensions import db
-from pixelforge.models import Job, JobStatus, utcnow
+from pixelforge.models import Job, JobStatus
 from pixelforge.operations import ValidationFailed, get_operation
 from pixelforge.queue import job_timeout
 from pixelforge.storage import StorageError, StorageFull, get_storage, job_object_key
@@ -45,29 +43,9 @@ class CurrentJob:
             return cls.job_id
 
 
-def _claim(job_id: str, worker_name: str):
-    """The job's row (as it is now processing) if this worker moved it from queued, else None: one statement
-    (UPDATE … RETURNING) rather than an update and a read."""
-    now = utcnow()
-    table = Job.__table__
-    row = db.session.execute(
-        update(table).where(table.c.id == job_id, table.c.status == JobStatus.QUEUED)
-        .values(status=JobStatus.PROCESSING, started_at=now, heartbeat_at=now, worker_name=worker_name, progress=0.0)
-        .returning(*table.c)
-    ).first()
-    if row is None:
-        db.session.rollback()
-        return None
-    transition = lifecycle.record(db.session, job_id, JobStatus.PROCESSING, with_webhooks=False)
-    db.session.commit()
-    transition.announce()
-    return row
-
-
 def _progress_writer(job_id: str, progress_webhook: bool):
-    """The engine's progress callback: a throttled write of the row, announced to live streams; an event row
-    (and a progress webhook, when the job asked for one) each PROGRESS_EVENT_STEP."""
-    engine = db.engine
+    """The engine's progress callback: a throttled lifecycle.progress (written and announced to live streams); an
+    event row (and a progress webhook, when the job asked for one) each PROGRESS_EVENT_STEP."""
     last_write = [time.monotonic()]  # a job shorter than the interval writes no progress at all
     last_step = [0]
 
@@ -78,19 +56,9 @@ def _progress_writer(job_id: str, progress_webhook: bool):
         last_write[0] = now
         value = min(max(float(fraction), 0.0), 0.99)
         step = int(value / lifecycle.PROGRESS_EVENT_STEP)
-        transition = None
-        with engine.begin() as connection:
-            result = connection.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
-                                        .values(progress=value, heartbeat_at=utcnow()))
-            if result.rowcount == 1 and step > last_step[0]:
-                last_step[0] = step
-                transition = lifecycle.record(connection, job_id, "progress", round(value, 4), progress_webhook)
-        if result.rowcount == 0:
+        if not lifecycle.progress(job_id, value, step > last_step[0], progress_webhook):
             raise JobStopped(f"job {job_id} was ended while it ran")
-        if transition is not None:
-            transition.announce()
-        else:
-            lifecycle.announce_progress(job_id, round(value, 4))
+        last_step[0] = max(last_step[0], step)
 
     return report
 
@@ -106,7 +74,7 @@ def run_job(job_id: str) -> str:
 
     rq_job = get_current_job()
     worker_name = (rq_job.worker_name if rq_job is not None else None) or "inline"
-    job = _claim(job_id, worker_name)
+    job = lifecycle.claim(job_id, worker_name)
     if job is None:
         log.info("job %s is no longer queued; skipping it", job_id)
         db.session.remove()
@@ -168,21 +136,10 @@ def _store_thumbnail(storage, job_id: str, output) -> None:
 
 def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook: bool = False) -> str:
     _store_thumbnail(get_storage(), job_id, output)
-    table = Job.__table__
-    ended = db.session.execute(
-        update(table).where(table.c.id == job_id, table.c.status == JobStatus.PROCESSING)
-        .values(status=JobStatus.DONE, result_key=result_key, result_type=content_type, progress=1.0,
-                engine=output.engine, model=output.model, info={**output.info, "width": output.size[0],
-                                                               "height": output.size[1],
-                                                               "bit_depth": 16 if output.deep is not None else 8},
-                finished_at=utcnow())
-        .returning(table.c.operation, table.c.status, table.c.engine, table.c.created_at, table.c.started_at,
-                   table.c.finished_at)
-    ).first()
-    transition = lifecycle.record(db.session, job_id, JobStatus.DONE, with_webhooks=has_webhook) if ended else None
-    db.session.commit()
-    if transition is not None:
-        transition.announce()
+    info = {**output.info, "width": output.size[0], "height": output.size[1],
+            "bit_depth": 16 if output.deep is not None else 8}
+    ended = lifecycle.finish(job_id, lifecycle.JobResult(result_key, content_type, output.engine, output.model, info),
+                             has_webhook)
     if ended is None:
         log.warning("job %s was ended elsewhere while it ran; discarding its result", job_id)
         try:
@@ -197,7 +154,7 @@ def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook
 
 def _fail(job_id: str, code: str, message: str) -> str:
     db.session.rollback()
-    credits.finish_unsuccessfully(job_id, JobStatus.FAILED, code, message, utcnow())
+    lifecycle.fail(job_id, code, message)
     _observe(job_id)
     return JobStatus.FAILED
 

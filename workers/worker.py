@@ -16,11 +16,10 @@ import uuid
 from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import update
-
+from pixelforge import lifecycle
 from pixelforge.extensions import db
 from pixelforge.upkeep import requeue_missing_jobs, run_upkeep_once_per_cluster
-from pixelforge.models import Job, JobStatus, utcnow
+from pixelforge.models import Job
 from pixelforge.queue import connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat
 from workers import device
 from workers.tasks import CurrentJob
@@ -87,9 +86,7 @@ class Heartbeat(threading.Thread):
         job_id = CurrentJob.get()
         if job_id:
             try:
-                with db.engine.begin() as connection:
-                    connection.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.PROCESSING)
-                                       .values(heartbeat_at=utcnow()))
+                lifecycle.keep_alive(job_id)
             except Exception as exc:
                 log.warning("could not stamp heartbeat of job %s: %s", job_id, exc)
         return reconnected

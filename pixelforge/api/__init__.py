@@ -6,8 +6,10 @@ from flask_login import current_user
 
 from pixelforge import ratelimit
 from pixelforge.api.errors import ApiError, register_error_handlers
+from pixelforge.bearer import challenge
 from pixelforge.extensions import db
 from pixelforge.internal_requests import is_internal
+from pixelforge.keys import key_lookup
 from pixelforge.models import User
 from pixelforge.plans import get_plan
 
@@ -19,12 +21,12 @@ bp = Blueprint("api", __name__, url_prefix=URL_PREFIX)
 @bp.before_request
 def authenticate_and_limit():
     """401 → 403 → 413 → 429, in that order, before the body is read."""
+    lookup = key_lookup(request)
     if not current_user.is_authenticated:
-        reason = g.get("auth_failure", "missing")
-        if reason == "missing":
+        if lookup.failure in (None, "missing"):
             raise ApiError(401, "authentication_required",
                            "send your API key as 'Authorization: Bearer pfk_…'; create one in the dashboard",
-                           headers={"WWW-Authenticate": 'Bearer realm="pixelforge"'})
+                           headers={"WWW-Authenticate": challenge()})
         raise _invalid_key()
     plan = get_plan(current_user.plan)
     if not plan.api_access:
@@ -33,7 +35,7 @@ def authenticate_and_limit():
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "upload_too_large", f"the request body is over the {limit:,}-byte upload limit")
-    counted = g.pop("counted_read", None)  # a read keycache counted while it found the key
+    counted = lookup.counted_read  # a read keycache counted while it found the key
     if is_internal(request):  # the live layer finishing a request that was counted when it came in
         return
     if request.method == "POST":
@@ -46,7 +48,7 @@ def authenticate_and_limit():
 
 def _invalid_key() -> ApiError:
     return ApiError(401, "invalid_api_key", "the API key is invalid or has been revoked",
-                    headers={"WWW-Authenticate": 'Bearer realm="pixelforge", error="invalid_token"'})
+                    headers={"WWW-Authenticate": challenge("invalid_token")})
 
 
 def caller_row() -> User:

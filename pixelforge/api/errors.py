@@ -4,24 +4,19 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from pixelforge.credits import InsufficientCredits
-from pixelforge.idempotency import IdempotencyConflict
-from pixelforge.jobs import JobAlreadyFinal, JobHasNoResult, JobNotFinished, JobNotFound, ResultExpired
-from pixelforge.operations import ValidationFailed
-from pixelforge.queue import QueueUnavailable
-from pixelforge.ratelimit import RateLimited
-from pixelforge.storage import StorageError, StorageFull
-from pixelforge.webhooks import DeliveryNotFound
+from pixelforge.errors import PixelForgeError
 
 
-class ApiError(Exception):
+class ApiError(PixelForgeError):
     """An error raised by a view that already knows its status and code."""
 
     def __init__(self, status: int, code: str, message: str, param: str | None = None,
                  headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.param = status, code, message, param
-        self.headers = headers or {}
+        super().__init__(message, param, code)
+        self.status, self._headers = status, headers or {}
+
+    def headers(self) -> dict[str, str]:
+        return self._headers
 
 
 def error_response(status: int, code: str, message: str, param: str | None = None, headers: dict | None = None):
@@ -34,41 +29,9 @@ def error_response(status: int, code: str, message: str, param: str | None = Non
     return response
 
 
-def _for_domain_error(exc: Exception):
-    if isinstance(exc, ApiError):
-        return error_response(exc.status, exc.code, exc.message, exc.param, exc.headers)
-    if isinstance(exc, ValidationFailed):
-        return error_response(422, exc.code, exc.message, exc.param)
-    if isinstance(exc, InsufficientCredits):
-        return error_response(402, "insufficient_credits", str(exc))
-    if isinstance(exc, RateLimited):
-        return error_response(429, "rate_limited", f"{exc}; retry after {exc.decision.retry_after} s",
-                              headers=exc.decision.headers())
-    if isinstance(exc, QueueUnavailable):
-        return error_response(503, "service_unavailable", str(exc), headers={"Retry-After": "30"})
-    if isinstance(exc, JobNotFound):
-        return error_response(404, "job_not_found", "job not found")
-    if isinstance(exc, DeliveryNotFound):
-        return error_response(404, "delivery_not_found", "webhook delivery not found")
-    if isinstance(exc, JobNotFinished):
-        return error_response(409, "job_not_finished", str(exc))
-    if isinstance(exc, JobHasNoResult):
-        job = exc.job
-        if job.status == "failed":
-            return error_response(502, job.error_code or "job_failed", job.error_message or "the job failed")
-        return error_response(409, f"job_{job.status}", f"job {job.id} was {job.status}; it has no result")
-    if isinstance(exc, IdempotencyConflict):
-        return error_response(409, "idempotency_conflict", str(exc), "Idempotency-Key")
-    if isinstance(exc, JobAlreadyFinal):
-        return error_response(409, "job_already_final", str(exc))
-    if isinstance(exc, ResultExpired):
-        return error_response(410, "result_expired", str(exc))
-    if isinstance(exc, StorageFull):
-        return error_response(507, "insufficient_storage", f"{exc}; nothing was charged, retry later",
-                              headers={"Retry-After": "60"})
-    if isinstance(exc, StorageError):
-        return error_response(502, "storage_error", f"{exc}; retry later")
-    return None
+def for_domain_error(exc: PixelForgeError):
+    """Any named error as the API's answer: it says its own status, code, message, param and headers."""
+    return error_response(exc.status, exc.code, exc.api_message(), exc.param, exc.headers())
 
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
@@ -99,8 +62,7 @@ def register_error_handlers(app: Flask, url_prefix: str) -> None:
             raise exc
         if isinstance(exc, HTTPException):
             return _for_http_error(exc)
-        response = _for_domain_error(exc)
-        if response is not None:
-            return response
+        if isinstance(exc, PixelForgeError):
+            return for_domain_error(exc)
         app.logger.exception("unhandled error in %s %s", request.method, request.path)
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -9,6 +9,7 @@ from pixelforge.api import bp
 from pixelforge.api.formdata import read_submission
 from pixelforge.job_options import WebhookTarget, take_options
 from pixelforge.jobs import submit
+from pixelforge.keys import key_lookup
 from pixelforge.operations import OPERATIONS, Operation, ValidationFailed
 
 
@@ -19,7 +20,7 @@ def _submit(operation: Operation):
     fields, uploads = read_submission()
 
     def handle():
-        key_webhook = g.get("api_key_webhook")
+        key_webhook = key_lookup(request).key_webhook
         operation_fields, options = take_options(fields, WebhookTarget(*key_webhook) if key_webhook else None,
                                                  request.url_root)
         job = submit(current_user, operation, operation_fields, uploads["image"], uploads["mask"], options)

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from pixelforge.config import PLAN_NAMES
+
 
 def with_app(command):
     """Run the command inside an app context; domain errors become a message on stderr and exit 1."""
@@ -27,7 +29,6 @@ def with_app(command):
     return wrapper
 
 
-PLAN_NAMES = ["free", "starter", "pro", "api"]
 
 
 @click.group()

@@ -27,13 +27,10 @@ UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unv
 
 
 def models_dir() -> Path:
-    """The configured models folder (the app's MODELS_DIR)."""
-    from flask import current_app
+    """The configured models folder (the app's MODELS_DIR), read without building the app or its database."""
+    from pixelforge.config import load_settings
 
-    from pixelforge import create_app
-
-    with create_app().app_context():
-        return Path(current_app.config["MODELS_DIR"])
+    return Path(load_settings()["MODELS_DIR"])
 
 
 def _entry(name: str) -> reg.ModelEntry:
@@ -64,8 +61,10 @@ def _flat(bad: dict[str, list[str]]) -> list[str]:
 
 def _guess_device() -> str:
     """The worker's device without importing torch: PIXELFORGE_DEVICE, else an NVIDIA driver present."""
-    forced = os.environ.get("PIXELFORGE_DEVICE", "").lower()
-    if forced in ("cpu", "cuda"):
+    from pixelforge.config import worker_environment
+
+    forced = worker_environment().device
+    if forced:
         return forced
     return "cuda" if Path("/proc/driver/nvidia/version").exists() else "cpu"
 

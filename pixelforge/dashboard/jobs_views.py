@@ -8,7 +8,7 @@ from pixelforge import images, thumbnails
 from pixelforge.dashboard import bp, pictures
 from pixelforge.dashboard.forms import CancelJobForm
 from pixelforge.dashboard.present import explanation, job_facts, readable_params
-from pixelforge.decode_budget import DecodeBusy
+from pixelforge.errors import PixelForgeError
 from pixelforge.jobs import JobAlreadyFinal, JobNotFound, cancel_job, get_job, list_jobs
 from pixelforge.models import Job, JobStatus
 from pixelforge.operations import OPERATIONS, ValidationFailed
@@ -34,8 +34,16 @@ def jobs():
 def _owned_job(job_id: str) -> Job:
     try:
         return get_job(current_user, job_id)
-    except JobNotFound:
-        abort(404)
+    except JobNotFound as exc:
+        abort(exc.status)
+
+
+def _abort_for(exc: PixelForgeError, what: str):
+    """A picture's failure as the dashboard answers it: one that is missing or does not decode is simply not there
+    (404); anything else answers its own status (503 busy, 502 storage), logged when it is the server's fault."""
+    if exc.status == 502:
+        current_app.logger.error("could not read %s: %s", what, exc)
+    abort(404 if isinstance(exc, (ObjectMissing, ValidationFailed)) else exc.status)
 
 
 @bp.get("/dashboard/jobs/<job_id>")
@@ -57,8 +65,8 @@ def cancel(job_id: str):
     if form.validate_on_submit():
         try:
             job = cancel_job(current_user, job_id)
-        except JobNotFound:
-            abort(404)
+        except JobNotFound as exc:
+            abort(exc.status)
         except JobAlreadyFinal:
             flash("The job had already ended, so there was nothing to cancel.", "info")
         else:
@@ -86,11 +94,8 @@ def _read_object(key: str | None) -> bytes:
         abort(404)
     try:
         return get_storage().get(key)
-    except ObjectMissing:
-        abort(404)
-    except StorageError:
-        current_app.logger.exception("could not read %s", key)
-        abort(502)
+    except StorageError as exc:
+        _abort_for(exc, key)
 
 
 def _picture_response(data: bytes, mimetype: str, max_age: int = 3600) -> Response:
@@ -126,10 +131,8 @@ def job_image(job_id: str, kind: str):
 def _converted(data: bytes, fmt: str) -> bytes:
     try:
         return pictures.converted(data, fmt)
-    except DecodeBusy:
-        abort(503)
-    except ValidationFailed:
-        abort(404)
+    except PixelForgeError as exc:
+        _abort_for(exc, f"a picture to convert to {fmt}")
 
 
 @bp.get("/dashboard/jobs/<job_id>/preview/<kind>")
@@ -145,13 +148,8 @@ def job_preview(job_id: str, kind: str):
         abort(404)
     try:
         picture = thumbnails.stored_or_made(job.id, kind, source_key, preview=True)
-    except (ObjectMissing, ValidationFailed):
-        abort(404)
-    except DecodeBusy:
-        abort(503)
-    except StorageError:
-        current_app.logger.exception("could not read the preview of job %s", job.id)
-        abort(502)
+    except PixelForgeError as exc:
+        _abort_for(exc, f"the preview of job {job.id}")
     mimetype = "image/png" if picture.startswith(b"\x89PNG") else "image/jpeg"
     return _picture_response(picture, mimetype)
 
@@ -167,9 +165,6 @@ def job_thumbnail(job_id: str):
         abort(404)
     try:
         picture = thumbnails.stored_or_made(job.id, kind, source_key)
-    except (ObjectMissing, ValidationFailed):
-        abort(404)
-    except StorageError:
-        current_app.logger.exception("could not read the thumbnail of job %s", job.id)
-        abort(502)
+    except PixelForgeError as exc:
+        _abort_for(exc, f"the thumbnail of job {job.id}")
     return _picture_response(picture, "image/png")

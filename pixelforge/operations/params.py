@@ -6,9 +6,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from pixelforge.errors import PixelForgeError
 
-class ValidationFailed(Exception):
+
+class ValidationFailed(PixelForgeError):
     """A request parameter is missing, malformed or out of range (HTTP 422)."""
+
+    status, title = 422, "Check your input"
 
     def __init__(self, message: str, param: str | None = None, code: str = "validation_error"):
         super().__init__(message)

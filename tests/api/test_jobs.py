@@ -318,11 +318,10 @@ def test_reaper_expires_jobs_queued_too_long(app, api):
 
 
 def test_a_reaped_job_is_not_run_later(api, work_queue):
-    from pixelforge.credits import finish_unsuccessfully
-    from pixelforge.models import utcnow
+    from pixelforge import lifecycle
 
     job_id = api.submit("enhance", image_bytes()).get_json()["job_id"]
-    assert finish_unsuccessfully(job_id, "failed", "queue_timeout", "expired", utcnow())
+    assert lifecycle.expire(job_id)
     work_queue()
     job = api.get(f"/jobs/{job_id}").get_json()
     assert job["status"] == "failed" and job["started_at"] is None

@@ -108,13 +108,12 @@ def test_cancel_someone_elses_job_is_404(api, make_user, api_for):
 
 def test_processing_job_cancelled_stops_and_keeps_no_result(app, api, work_queue, monkeypatch):
     """The engine's next progress report notices the cancel and stops; the result is not stored."""
-    from pixelforge.credits import finish_unsuccessfully
-    from pixelforge.models import utcnow
+    from pixelforge import lifecycle
 
     seen = {}
 
     def slow_engine(inp):
-        finish_unsuccessfully(seen["job_id"], "cancelled", "cancelled", "cancelled by owner", utcnow())
+        lifecycle.cancel(seen["job_id"])
         import time
 
         time.sleep(0.6)

@@ -21,14 +21,13 @@ def test_the_landing_page_says_what_pixelforge_is_and_where_things_are(client):
 
 
 def test_the_ledger_shows_the_balance_after_each_entry(client, sign_in, api_for, png):
-    from pixelforge.credits import finish_unsuccessfully
-    from pixelforge.models import utcnow
+    from pixelforge import lifecycle
 
     user = sign_in(plan="pro", credits=5)
     api = api_for(user)
     first = api.submit("upscale", png, scale=4).get_json()["job_id"]  # 2 credits
     api.submit("enhance", png)
-    finish_unsuccessfully(first, JobStatus.FAILED, "test_failure", "failed on purpose", utcnow())
+    lifecycle.fail(first, "test_failure", "failed on purpose")
     html = page(client, "/dashboard/credits")
     balances = [int(cell.split("<")[0]) for cell in html.split('data-testid="balance-after">')[1:]]
     assert balances == [4, 2, 3, 5]  # newest first: refund +2, charge −1, charge −2, grant +5

@@ -7,7 +7,7 @@ import pytest
 
 from pixelforge.extensions import db
 from pixelforge.keys import hash_key
-from pixelforge.models import ApiKey, JobStatus, User, utcnow
+from pixelforge.models import ApiKey, User
 from conftest import image_bytes
 
 PASSWORD = "password123"
@@ -88,12 +88,12 @@ def test_nobody_revokes_another_users_key(client, sign_in, make_user, make_key):
 
 
 def test_credits_page_lists_grants_charges_and_refunds(client, sign_in, api_for, png):
-    from pixelforge.credits import finish_unsuccessfully
+    from pixelforge import lifecycle
 
     user = sign_in(plan="pro", credits=5)
     api = api_for(user)
     job_id = api.submit("enhance", png).get_json()["job_id"]
-    finish_unsuccessfully(job_id, JobStatus.FAILED, "test_failure", "failed on purpose", utcnow())
+    lifecycle.fail(job_id, "test_failure", "failed on purpose")
     html = page(client, "/dashboard/credits")
     for text in ("grant", "+5", "charge", "-1", "refund", "+1", job_id[:8], "60<span", "/min"):
         assert text in html, text

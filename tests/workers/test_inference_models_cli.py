@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from flask import Flask
 
 import model_factories as mf
 from workers import registry as reg
@@ -22,18 +21,10 @@ PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
 
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch):
-    """Point the group at a temporary folder through a stand-in ``pixelforge.create_app``."""
+    """Point the group at a temporary folder through its documented variable (read by config.load_settings)."""
     folder = tmp_path / "models"
     folder.mkdir()
-
-    def create_app():
-        app = Flask("stand-in")
-        app.config["MODELS_DIR"] = str(folder)
-        return app
-
-    import pixelforge
-
-    monkeypatch.setattr(pixelforge, "create_app", create_app, raising=False)
+    monkeypatch.setenv("PIXELFORGE_MODELS", str(folder))
     monkeypatch.setattr(sources, "RETRY_BACKOFF_S", 0.0)
     return folder
 

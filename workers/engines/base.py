@@ -12,6 +12,8 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
+from pixelforge.errors import PixelForgeError
+
 ProgressCallback = Callable[[float], None]
 
 
@@ -72,10 +74,10 @@ class EngineUnavailable(RuntimeError):
     """The engine cannot run here (weights or imports missing); the caller picks another or refuses."""
 
 
-class EngineError(RuntimeError):
+class EngineError(PixelForgeError, RuntimeError):
     """The engine ran and failed on this input; the job fails with this message and `code`, and is refunded."""
 
-    code = "inference_error"
+    status, code, title = 502, "inference_error", "The job failed"
 
 
 class NoFaceFound(EngineError):

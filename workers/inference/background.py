@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pixelforge.config import worker_environment
 from workers.engines.base import EngineInput, EngineOutput, EngineUnavailable
 from workers.registry import LOAD_REMBG_ISNET, LOAD_REMBG_U2NET, REGISTRY
 
@@ -26,7 +27,7 @@ _SESSION_NAMES = {LOAD_REMBG_U2NET: "u2net_custom", LOAD_REMBG_ISNET: "dis_custo
 def gpu_provider_problem(device: str) -> str | None:
     """Why background models would fail on this GPU host (onnxruntime without CUDA), or None. For start-up
     messages: jobs themselves raise EngineUnavailable from onnx_providers."""
-    if device != "cuda" or os.environ.get("PIXELFORGE_ONNX_ALLOW_CPU") == "1":
+    if device != "cuda" or worker_environment().onnx_allow_cpu:
         return None
     try:
         import onnxruntime as ort
@@ -48,7 +49,7 @@ def onnx_providers(device: str) -> list[str]:
         return ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" in available:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if os.environ.get("PIXELFORGE_ONNX_ALLOW_CPU") == "1":
+    if worker_environment().onnx_allow_cpu:
         log.warning("onnxruntime has no CUDA provider on this GPU host; running ONNX models on the CPU")
         return ["CPUExecutionProvider"]
     raise EngineUnavailable("this is a GPU host but onnxruntime has no CUDAExecutionProvider "
@@ -67,7 +68,7 @@ def load_rembg_session(name: str, folder: Path, device: str):
                           providers=providers)
     active = session.inner_session.get_providers()
     if device == "cuda" and "CUDAExecutionProvider" in providers and "CUDAExecutionProvider" not in active:
-        if os.environ.get("PIXELFORGE_ONNX_ALLOW_CPU") != "1":
+        if not worker_environment().onnx_allow_cpu:
             raise EngineUnavailable("onnxruntime could not start CUDA for background removal (missing "
                                     "CUDA/cuDNN libraries?); set PIXELFORGE_ONNX_ALLOW_CPU=1 to use the CPU")
     log.info("rembg session %s on %s", name, ", ".join(active))

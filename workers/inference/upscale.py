@@ -9,12 +9,12 @@ downsampling happens tile by tile right after the network, so enhance never hold
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from pixelforge.config import worker_environment
 from workers.engines.base import EngineError, EngineInput, EngineOutput
 from workers.registry import weights_file
 
@@ -32,9 +32,9 @@ def choose_tile(descriptor, device: str) -> int:
     """Tile edge in input pixels: PIXELFORGE_TILE; else 256 on CPU (bounded memory, caches stay warm); else on
     CUDA, the largest tile whose activations fit half the free GPU memory, from the model's measured
     bytes per input pixel (one small run per model, remembered). Out-of-memory retries shrink it further."""
-    configured = os.environ.get("PIXELFORGE_TILE")
+    configured = worker_environment().tile
     if configured:
-        return max(32, int(configured))
+        return max(32, configured)
     if device != "cuda":
         return 256
     try:

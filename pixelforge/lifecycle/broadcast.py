@@ -1,27 +1,19 @@
-"""A job's transitions as events: each one is written as a `job_events` row in the transaction that made it (with
-the webhook deliveries it triggers: an outbox), and announced on Redis after the commit, where waiters (Prefer:
-wait, a download's wait, Server-Sent Events) hear it without polling the database.
-
-The SQL row stays the truth about a job. A lost Redis message costs a waiter time, never correctness: waiters
-also check the job's final marker every few seconds and read the job from the database when they stop waiting,
-and webhook deliveries lost on the way to their queue are sent again by upkeep.
-"""
+"""After a transition's commit: its messages on Redis (and a final status mark for waiters that subscribe late),
+then its webhook deliveries on their queue. Waiters (Prefer: wait, a download's wait, Server-Sent Events) hear a
+job change here without polling the database; a lost message costs a waiter time, never correctness."""
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
-
-from pixelforge.models import Job, JobEvent, JobStatus, utcnow
+from pixelforge.models import JobStatus
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "pixelforge:job:{job_id}"
 FINAL_MARK = "pixelforge:job:{job_id}:final"  # the final status, kept a while for waiters that subscribe late
 FINAL_MARK_SECONDS = 3600
-PROGRESS_EVENT_STEP = 0.1  # a progress row (and webhook) per tenth; every progress write is still announced
 
 
 @dataclass(frozen=True)
@@ -63,27 +55,6 @@ def channel(job_id: str) -> str:
 
 def final_mark(job_id: str) -> str:
     return FINAL_MARK.format(job_id=job_id)
-
-
-def record(executor, job_id: str, kind: str, progress: float | None = None,
-           with_webhooks: bool = True) -> Transition:
-    """Write the event row (and any webhook deliveries) through `executor`, a session or connection inside the
-    transition's transaction; the caller commits, then calls .announce() on the result.
-
-    with_webhooks=False: the caller knows the job has no webhook, which saves reading its row.
-    """
-    result = executor.execute(insert(JobEvent).values(job_id=job_id, kind=kind, progress=progress,
-                                                      created_at=utcnow()))
-    event_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
-    deliveries: list[str] = []
-    if with_webhooks:
-        from pixelforge.webhooks import EVENT_FOR_KIND, create_deliveries
-
-        if kind in EVENT_FOR_KIND:
-            row = executor.execute(select(Job.__table__).where(Job.__table__.c.id == job_id)).first()
-            if row is not None and row.webhook_url:
-                deliveries = create_deliveries(executor, row, EVENT_FOR_KIND[kind])
-    return Transition([Announcement(job_id, kind, progress, event_id)], deliveries)
 
 
 def announce(transition: Transition) -> None:
