@@ -11,7 +11,8 @@ import click
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--job-workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Job worker processes to run beside the web server.")
-@click.option("--offline", is_flag=True, help="Do not pull the default models at this start (a first start pulls them).")
+@click.option("--offline", is_flag=True,
+              help="Do not pull the default models at this start (a first start pulls them).")
 @click.option("--pull-models", is_flag=True,
               help="Pull the default models that are not installed, even if an earlier start tried.")
 def serve(host: str, port: int, job_workers: int, offline: bool, pull_models: bool) -> None:
