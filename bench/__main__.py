@@ -9,7 +9,8 @@ import traceback
 
 from bench.table import Row, render
 
-SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job")
+SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job",
+            "rembg")
 
 
 class Settings:
@@ -68,6 +69,11 @@ def _with_figures(module: str, quick: bool, summary: dict) -> list[Row]:
     return section_rows
 
 
+def _figure(value: float) -> str:
+    """3 significant figures; n/a for a figure the run could not measure (a section that was not run, or failed)."""
+    return "n/a" if math.isnan(value) else f"{value:.3g}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (about a minute)")
@@ -101,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if "large" in wanted and not settings.quick:
         _section("6 large images", rows, large_images.run)
     for name, label, module in (("fidelity", "7 fidelity", "bench.fidelity"), ("first_job", "8 first job",
-                                                                               "bench.first_job")):
+                                                                               "bench.first_job"),
+                                ("rembg", "9 rembg s", "bench.rembg_ratio")):
         if name in wanted:
             _section(label, rows, lambda module=module: _with_figures(module, settings.quick, summary))
 
@@ -112,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     print()
     names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms", "first_job_extra_s",
-             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms")
-    print(" ".join(f"{name}={summary.get(name, math.nan):.3g}" for name in names))
+             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms", "rembg_ratio")
+    print(" ".join(f"{name}={_figure(summary.get(name, math.nan))}" for name in names))
     return 0
 
 

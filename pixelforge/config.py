@@ -66,6 +66,7 @@ class Defaults:
     REQUIRE_LIVE_WORKER = True  # submissions answer 503 when no worker is alive
     WORKER_MAX_JOBS = 500  # recycle a worker process after this many jobs (bounds memory growth)
     WORKER_TORCH_THREADS = 0  # CPU threads per worker for torch; 0 = the cores left after the web server, shared
+    PULL_MODELS_ON_START = True  # `serve`'s first start pulls the default models in the background (cli/first_start)
 
     IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600  # an Idempotency-Key replays its first response this long
     RESULT_RETENTION_SECONDS = 7 * 24 * 3600  # inputs and results are deleted after this (plans may differ)

@@ -17,6 +17,7 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from flask import Flask
 
@@ -25,7 +26,6 @@ from pixelforge.redis_server import EmbeddedRedis
 from pixelforge.worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -149,8 +149,9 @@ class Supervisor:
             self.children.clear()
 
 
-def serve(app: Flask, options: ServeOptions) -> int:
-    """Run the whole service in the foreground; Ctrl-C stops all of it."""
+def serve(app: Flask, options: ServeOptions, after_up: Callable[[], object] | None = None) -> int:
+    """Run the whole service in the foreground; Ctrl-C stops all of it. after_up runs once the web answers (the
+    first start's model pull, which must not delay it)."""
     supervisor = Supervisor(app, options)
 
     def request_stop(signum, _frame):
@@ -165,6 +166,8 @@ def serve(app: Flask, options: ServeOptions) -> int:
             return 1
         print(f"PixelForge is running at {supervisor.url}  (API: {supervisor.url}/api/v1, "
               f"playground: {supervisor.url}/playground/). Press Ctrl-C to stop.", flush=True)
+        if after_up is not None:
+            after_up()
         return supervisor.watch()
     finally:
         supervisor.stop()

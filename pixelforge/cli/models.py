@@ -158,19 +158,25 @@ def pull(names: tuple[str, ...], allow_unverified: bool) -> None:
     for e in entries:
         if e.licence.non_commercial or e.licence.use_restricted:
             click.echo(f"note: {e.name} is licensed {e.licence.describe()}; read {e.licence.url}", err=True)
-        target = folder / e.name
-        created = not target.exists()
-        try:
-            _pull_entry(e, target)
-        except BaseException:
-            if created:  # a failed pull leaves no folder behind that would read as a (broken) install
-                _discard_failed_pull(target)
-            raise
-        (target / UNVERIFIED_MARKER).unlink(missing_ok=True)  # every file now matches its published checksum
-        click.echo(f"{e.name}: installed in {target}")
+        install_entry(e, folder)
+        click.echo(f"{e.name}: installed in {folder / e.name}")
 
 
-def _pull_entry(entry: reg.ModelEntry, target: Path) -> None:
+def install_entry(entry: reg.ModelEntry, folder: Path, show_progress: bool = True) -> None:
+    """Pull ``entry`` into folder/<name> (`models pull`, and `serve` on its first start); ClickException when no
+    source gives a file, and then a folder this pull created is gone, so it never reads as a (broken) install."""
+    target = folder / entry.name
+    created = not target.exists()
+    try:
+        _pull_entry(entry, target, show_progress)
+    except BaseException:
+        if created:
+            _discard_failed_pull(target)
+        raise
+    (target / UNVERIFIED_MARKER).unlink(missing_ok=True)  # every file now matches its published checksum
+
+
+def _pull_entry(entry: reg.ModelEntry, target: Path, show_progress: bool = True) -> None:
     """Fetch every file of ``entry`` that is not already installed and intact, from the first source that has it."""
     from pixelforge.cli.model_sources import fetch
 
@@ -184,7 +190,7 @@ def _pull_entry(entry: reg.ModelEntry, target: Path) -> None:
         else:
             if not f.sources:
                 raise click.ClickException(f"{entry.name}: {f.path} has no download URL; use `models add`")
-            source = fetch(f, dest)
+            source = fetch(f, dest, show_progress=show_progress)
             if source != f.url:
                 click.echo(f"{entry.name}: {f.path} came from {source} (sha256 verified)")
         _remove_other_variants(entry, f, target, keep=dest)

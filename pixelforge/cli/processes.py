@@ -11,19 +11,29 @@ import click
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--job-workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Job worker processes to run beside the web server.")
-def serve(host: str, port: int, job_workers: int) -> None:
-    """Run everything: web, API, playground, job workers and (unless REDIS_URL is set) an embedded Redis."""
+@click.option("--offline", is_flag=True,
+              help="Do not pull the default models at this start (a first start pulls them).")
+@click.option("--pull-models", is_flag=True,
+              help="Pull the default models that are not installed, even if an earlier start tried.")
+def serve(host: str, port: int, job_workers: int, offline: bool, pull_models: bool) -> None:
+    """Run everything: web, API, playground, job workers and (unless REDIS_URL is set) an embedded Redis. The
+    first start pulls the default models in the background (PULL_MODELS_ON_START)."""
     from pixelforge import create_app
     from pixelforge.child_processes import ServeAlreadyRunning
+    from pixelforge.cli import first_start
     from pixelforge.cli.db import upgrade_configured_database
     from pixelforge.redis_server import EmbeddedRedisError
     from pixelforge.supervisor import ServeOptions, serve as run_service
 
+    if offline and pull_models:
+        raise click.UsageError("--offline and --pull-models contradict each other")
     upgraded, message = upgrade_configured_database()  # the one-host service brings its database up to date first
     if upgraded:
         click.echo(message)
     try:
-        code = run_service(create_app(), ServeOptions(host=host, port=port, job_workers=job_workers))
+        app = create_app()
+        code = run_service(app, ServeOptions(host=host, port=port, job_workers=job_workers),
+                           after_up=lambda: first_start.begin(app, offline, pull_models))
     except (EmbeddedRedisError, ServeAlreadyRunning) as exc:
         raise click.ClickException(str(exc)) from exc
     sys.exit(code)
