@@ -72,7 +72,7 @@ def install_model(name: str, models_dir: Path, size: str = "real") -> Path:
     """Put random weights for registry entry `name` into models_dir (generated once into the cache, then linked).
 
     size "real": the released architecture and size; "tiny": the tests' small variant of the same architecture."""
-    from workers.registry import REGISTRY
+    from pixelforge.model_registry import REGISTRY
 
     factories = model_factories()
     entry = REGISTRY.get(name)

@@ -12,7 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=instance, instance_relative_config=True)
     load_config(app, test_config)
 
-    from pixelforge import api, auth, dashboard, database, metrics_endpoint, operations, web
+    from pixelforge import api, auth, dashboard, database, key_lookup, metrics_endpoint, operations, web
     from pixelforge.extensions import csrf, limiter
     from pixelforge.queue import limits_storage_uri
 
@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     operations.init_app(app)
     database.init_app(app)
     auth.init_app(app)
+    key_lookup.init_app(app)
     limiter.init_app(app)
     csrf.init_app(app)
     web.init_app(app)

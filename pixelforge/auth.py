@@ -11,7 +11,6 @@ import hmac
 from flask import Flask, current_app
 
 from pixelforge.extensions import db, login_manager
-from pixelforge.keys import load_user_from_request
 from pixelforge.models import User
 
 
@@ -39,8 +38,6 @@ def user_for_session_id(value: object) -> User | None:
 
 login_manager.user_loader(user_for_session_id)
 
-
-login_manager.request_loader(load_user_from_request)
 
 
 def init_app(app: Flask) -> None:

@@ -29,7 +29,7 @@ class Route:
 
 def _capable_model(operation: str, params: dict, workers: list[dict]) -> str | None:
     """The model the best live worker would use: CUDA workers first (their choice is the faster model)."""
-    from workers.registry import model_for
+    from pixelforge.model_registry import model_for
 
     for info in sorted(workers, key=lambda w: w.get("device") != "cuda"):
         installed = set(info.get("models") or {})
@@ -41,7 +41,7 @@ def _capable_model(operation: str, params: dict, workers: list[dict]) -> str | N
 
 def _this_host_as_worker() -> list[dict]:
     """Without any published worker (REQUIRE_LIVE_WORKER off, jobs run in-process), this host's own models."""
-    from workers.registry import installed_models
+    from pixelforge.model_registry import installed_models
 
     models = installed_models(current_app.config["MODELS_DIR"])
     base = current_app.config["QUEUE_NAME"]
@@ -66,7 +66,7 @@ def route(operation: Operation, params: dict) -> Route:
 
 def _refuse_model_only(operation: Operation, params: dict) -> None:
     """ModelNotInstalled when no classical engine may serve: the operation has none, or a model was named."""
-    from workers.registry import model_for
+    from pixelforge.model_registry import model_for
 
     wanted = model_for(operation.name, params, lambda name: True, "cuda")
     if operation.needs_model:
@@ -82,7 +82,7 @@ def _refuse_model_only(operation: Operation, params: dict) -> None:
 def waiting_route(operation: str, params: dict) -> Route:
     """For a model-only job whose capable worker is gone: that model's queue, where a worker that has it (when one
     comes back) finds it; QUEUED_EXPIRE_SECONDS refunds it if none does."""
-    from workers.registry import model_for
+    from pixelforge.model_registry import model_for
 
     model = model_for(operation, params, lambda name: True, "cuda") or "unknown"
     return Route(model_queue_name(current_app.config["QUEUE_NAME"], model), model)

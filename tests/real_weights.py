@@ -21,7 +21,7 @@ def cache_dir() -> Path:
 
 
 def _matches(path: Path, spec) -> bool:
-    from workers.registry import check_file
+    from pixelforge.model_registry import check_file
 
     return path.is_file() and not check_file(path, spec)
 
@@ -29,7 +29,7 @@ def _matches(path: Path, spec) -> bool:
 def shared_file(model: str) -> tuple[Path | None, str]:
     """(path, "") of a registry model's file in ../shared/models when it is there and matches its SHA-256, else
     (None, why not)."""
-    from workers.registry import REGISTRY
+    from pixelforge.model_registry import REGISTRY
 
     spec = REGISTRY.get(model).files[0]
     path = SHARED_MODELS / spec.path
@@ -46,7 +46,7 @@ def fetched_file(model: str) -> tuple[Path | None, str]:
     import click
 
     from pixelforge.cli.model_sources import fetch
-    from workers.registry import REGISTRY
+    from pixelforge.model_registry import REGISTRY
 
     entry = REGISTRY.get(model)
     spec = entry.files[0]
@@ -62,7 +62,7 @@ def fetched_file(model: str) -> tuple[Path | None, str]:
 
 def install(path: Path, model: str, models_dir: Path) -> Path:
     """Make ``models_dir`` hold ``model`` as the file at ``path`` (a symlink: no copy of 176 MB per test)."""
-    from workers.registry import REGISTRY
+    from pixelforge.model_registry import REGISTRY
 
     entry = REGISTRY.get(model)
     target = Path(models_dir) / entry.name / entry.files[0].path

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pixelforge.cli import first_start
-from workers import registry as reg
+from pixelforge import model_registry as reg
 
 PAYLOAD = b"u2net-sized stand-in " * 5000
 UNREACHABLE = "http://127.0.0.1:9/file"  # the discard port: refused at once

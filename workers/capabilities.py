@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from workers.registry import REGISTRY, file_digests, installed_models, weights_file
+from pixelforge.model_registry import REGISTRY, file_digests, installed_models, weights_file
 
 QUEUE_CHOICES = ("all", "models", "general")
 _digest_cache: dict[tuple[str, int, int], str] = {}

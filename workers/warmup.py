@@ -56,7 +56,7 @@ def warm_up(models_dir: str | Path) -> list[WarmedModel]:
     """Load and run once every installed model that serves an operation by default on this worker's device.
     A model that fails to warm is reported (its first job will load it, or fail with the reason) and the others
     still warm."""
-    from workers.registry import installed_model_for
+    from pixelforge.model_registry import installed_model_for
 
     try:
         from workers.device import device_name

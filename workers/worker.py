@@ -165,7 +165,7 @@ def time_limit(job_id: str, operation: str, meta: dict | None = None) -> int:
     """
     from flask import current_app
 
-    from workers.registry import installed_model_for
+    from pixelforge.model_registry import installed_model_for
 
     config = current_app.config
     meta = meta or {}
@@ -232,7 +232,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
     from rq import Queue
 
     from workers.inference import describe_runtime
-    from workers.registry import installed_models
+    from pixelforge.model_registry import installed_models
     from workers.warmup import use_instance_numba_cache
 
     use_instance_numba_cache(app.instance_path)  # before anything imports rembg (and with it numba)

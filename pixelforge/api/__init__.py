@@ -9,7 +9,7 @@ from pixelforge.api.errors import ApiError, register_error_handlers
 from pixelforge.bearer import challenge
 from pixelforge.extensions import db
 from pixelforge.internal_requests import is_internal
-from pixelforge.keys import key_lookup
+from pixelforge.key_lookup import key_lookup
 from pixelforge.models import User
 from pixelforge.plans import get_plan
 

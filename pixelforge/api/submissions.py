@@ -9,7 +9,7 @@ from pixelforge.api import bp
 from pixelforge.api.formdata import read_submission
 from pixelforge.job_options import WebhookTarget, take_options
 from pixelforge.jobs import submit
-from pixelforge.keys import key_lookup
+from pixelforge.key_lookup import key_lookup
 from pixelforge.operations import OPERATIONS, Operation, ValidationFailed
 
 

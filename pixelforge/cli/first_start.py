@@ -16,19 +16,14 @@ from pathlib import Path
 
 import click
 
-from workers import registry as reg
+from pixelforge import model_registry as reg
+from pixelforge.operations import OPERATIONS
 
 # One model per operation that a CPU serves at a usable speed and whose licence needs no one's consent; every file
 # has a published SHA-256. sd-inpainting (2 GB, a use-restricted licence) and the RRDBNet upscalers (GPU-sized) are
 # left to `models pull`. U^2-Net rather than IS-Net for background removal: it also comes from the package index.
 DEFAULT_MODELS = ("rembg-u2net", "realesr-general-x4v3", "gfpgan-1.4", "lama")
 MARKER = "models-pulled-on-first-start.json"
-ENGINE_ROWS = (  # (label, operation, params) in the order `models list` shows them
-    ("upscale 2x", reg.UPSCALE, {"scale": 2}), ("upscale 4x", reg.UPSCALE, {"scale": 4}),
-    ("enhance", reg.ENHANCE, {}), ("remove-background", reg.REMOVE_BACKGROUND, {}),
-    ("restore-face", reg.RESTORE_FACE, {}), ("erase-object", reg.ERASE_OBJECT, {}), ("inpaint", reg.INPAINT, {}))
-
-
 @dataclass
 class PullReport:
     installed: list[str] = field(default_factory=list)  # pulled now
@@ -78,22 +73,29 @@ def engine_lines(models_dir: Path, report: PullReport, device: str) -> list[str]
     """Which engine serves each operation now, and why a classical one does."""
     failed = set(report.failed)
     lines = []
-    for label, operation, params in ENGINE_ROWS:
-        name = reg.installed_model_for(operation, params, models_dir, device)
+    for operation, label, params in _engine_rows():
+        name = reg.installed_model_for(operation.name, params, models_dir, device)
         if name:
             lines.append(f"  {label:<18} model {name}")
             continue
-        wanted = reg.model_for(operation, params, lambda n: n in DEFAULT_MODELS, device)
+        wanted = reg.model_for(operation.name, params, lambda n: n in DEFAULT_MODELS, device)
         if wanted in failed:
             why = f"{wanted} could not be fetched (above); `pixelforge models pull {wanted}` tries again"
         elif wanted:
             why = f"{wanted} is not installed; `pixelforge models pull {wanted}`"
         else:
-            wanted = reg.model_for(operation, params, lambda n: True, device)
+            wanted = reg.model_for(operation.name, params, lambda n: True, device)
             why = f"not pulled by default; `pixelforge models pull {wanted}`"
-        kind = "unavailable" if operation == reg.INPAINT else "classical"
+        kind = "unavailable" if operation.needs_model else "classical"
         lines.append(f"  {label:<18} {kind} ({why})")
     return lines
+
+
+def _engine_rows():
+    """(operation, label, params) in the order `models list` shows them: each variant with its defaults."""
+    for operation in OPERATIONS.values():
+        for variant, params in operation.variants:
+            yield operation, f"{operation.name} {variant}".strip(), {**operation.defaults(), **params}
 
 
 def marker_path(instance: Path) -> Path:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from workers import registry as reg
+from pixelforge import model_registry as reg
 
 CHUNK = 1 << 16
 RETRY_BACKOFF_S = 2.0  # doubled after each failed attempt

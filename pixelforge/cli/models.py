@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from pixelforge.operations import OPERATIONS, Operation
-from workers import registry as reg
+from pixelforge import model_registry as reg
 
 UNVERIFIED_MARKER = ".pixelforge-unverified.json"  # written by `add --allow-unverified`, removed by `pull`
 

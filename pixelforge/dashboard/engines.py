@@ -47,7 +47,7 @@ def _considered(workers: list[dict]) -> list[dict]:
 
 
 def _pull_command(operation: str, params: dict, workers: list[dict]) -> str:
-    from workers.registry import REGISTRY, model_for
+    from pixelforge.model_registry import REGISTRY, model_for
 
     device = "cuda" if any(w.get("device") == "cuda" for w in workers) else "cpu"
     wanted = model_for(operation, params, lambda name: True, device)
@@ -102,7 +102,7 @@ def _without_model(spec: Operation, params: dict, considered: list[dict]) -> Eng
 
 
 def _described(model: str) -> str:
-    from workers.registry import REGISTRY
+    from pixelforge.model_registry import REGISTRY
 
     try:
         return REGISTRY.get(model).description

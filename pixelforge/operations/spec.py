@@ -38,7 +38,7 @@ ModelPreference = Callable[[dict[str, Any], str], tuple[str, ...]]
 
 @dataclass(frozen=True)
 class ModelEngine:
-    """The engine that runs a model from workers/registry, when a worker has one installed."""
+    """The engine that runs a model from pixelforge.model_registry, when a worker has one installed."""
 
     engine: str  # "module:function", called with (EngineInput, model name, models dir)
     family: str  # the models that serve it, in the dashboard's words ("Real-ESRGAN")

@@ -105,7 +105,7 @@ def test_restore_face_model_engine_refuses_a_photo_without_a_face(app, api, work
     """#12 finding 14, model engine (YuNet + GFPGAN): the detector finds nothing, the job fails and is refunded."""
     import model_factories as mf
     from workers import inference
-    from workers.registry import weights_file
+    from pixelforge.model_registry import weights_file
 
     models = tmp_path / "models"
     mf.write_yunet_like_onnx(weights_file("yunet-2023mar", models))
@@ -258,7 +258,7 @@ def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypa
     from pixelforge.models import Job
     from pixelforge.queue import job_timeout
     from workers import device
-    from workers.registry import REGISTRY
+    from pixelforge.model_registry import REGISTRY
     from workers.worker import time_limit
 
     monkeypatch.setattr(device, "device_name", lambda: "cpu")

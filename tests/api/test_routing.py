@@ -7,7 +7,7 @@ import pytest
 
 from conftest import image_bytes, mask_bytes
 from pixelforge.storage import StorageError
-from workers.registry import REGISTRY
+from pixelforge.model_registry import REGISTRY
 
 
 def queued_on(name: str) -> list[str]:

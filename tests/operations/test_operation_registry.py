@@ -13,7 +13,7 @@ from pixelforge.operations import (OPERATIONS, ClassicalEngine, DuplicateOperati
                                    TimeLimits, UnknownOperation, get_operation)
 from surfaces import api_routes, models_list, playground_tabs
 from workers.engines.base import load_function
-from workers.registry import REGISTRY
+from pixelforge.model_registry import REGISTRY
 
 BUILT_IN = list(OPERATIONS.values())
 

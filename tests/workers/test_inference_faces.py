@@ -13,7 +13,7 @@ from workers.engines.base import EngineInput, NoFaceFound
 from workers.inference import faces
 from workers.inference import restore_face as restore_module
 from workers.inference import run_model_engine
-from workers.registry import weights_file
+from pixelforge.model_registry import weights_file
 
 
 def similarity(points, angle_deg, scale, shift):

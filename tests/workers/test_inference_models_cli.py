@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import model_factories as mf
-from workers import registry as reg
+from pixelforge import model_registry as reg
 
 cli = importlib.import_module("pixelforge.cli.models")  # the package re-exports the group as `models`
 sources = importlib.import_module("pixelforge.cli.model_sources")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.registry import (
+from pixelforge.model_registry import (
     REGISTRY,
     DuplicateModelError,
     Licence,
@@ -196,7 +196,7 @@ def test_partial_hub_folder_is_not_installed(tmp_path):
 
 
 def test_registry_and_inference_import_without_torch():
-    code = ("import sys, workers.registry, workers.inference; "
+    code = ("import sys, pixelforge.model_registry, workers.inference; "
             "bad = [m for m in ('torch', 'diffusers', 'rembg', 'spandrel', 'onnxruntime') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

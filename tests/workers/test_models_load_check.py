@@ -6,10 +6,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from flask import Flask
 
 import model_factories as mf
-from workers import registry as reg
+from pixelforge import model_registry as reg
 
 cli = importlib.import_module("pixelforge.cli.models")
 HTML = b"<!DOCTYPE html><html><head><title>Download</title></head><body>Please sign in</body></html>\n" * 40
@@ -17,17 +16,10 @@ HTML = b"<!DOCTYPE html><html><head><title>Download</title></head><body>Please s
 
 @pytest.fixture
 def models_dir(tmp_path, monkeypatch):
+    """The models group's folder, through its documented variable (read by config.load_settings)."""
     folder = tmp_path / "models"
     folder.mkdir()
-
-    def create_app():
-        app = Flask("stand-in")
-        app.config["MODELS_DIR"] = str(folder)
-        return app
-
-    import pixelforge
-
-    monkeypatch.setattr(pixelforge, "create_app", create_app, raising=False)
+    monkeypatch.setenv("PIXELFORGE_MODELS", str(folder))
     return folder
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable, TypeVar
 
 from pixelforge.operations import OPERATIONS
 from workers.engines.base import EngineError, EngineInput, EngineOutput, EngineUnavailable, load_function
-from workers.registry import REGISTRY, installed_model_for
+from pixelforge.model_registry import REGISTRY, installed_model_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

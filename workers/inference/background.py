@@ -17,7 +17,7 @@ from PIL import Image
 
 from pixelforge.config import worker_environment
 from workers.engines.base import EngineInput, EngineOutput, EngineUnavailable
-from workers.registry import LOAD_REMBG_ISNET, LOAD_REMBG_U2NET, REGISTRY
+from pixelforge.model_registry import LOAD_REMBG_ISNET, LOAD_REMBG_U2NET, REGISTRY
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from workers.engines.base import EngineError, EngineInput, EngineOutput
-from workers.registry import weights_file
+from pixelforge.model_registry import weights_file
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import json
 import warnings
 from pathlib import Path
 
-from workers import registry as reg
+from pixelforge import model_registry as reg
 
 INPAINT_UNET_CHANNELS = 9  # image latents (4) + masked-image latents (4) + the mask (1)
 PIPELINE_PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")

@@ -10,7 +10,7 @@ from PIL import Image
 
 from workers.engines.base import EngineError, EngineInput, EngineOutput, NoFaceFound
 from workers.inference import faces as geometry
-from workers.registry import REGISTRY, installed_file
+from pixelforge.model_registry import REGISTRY, installed_file
 
 DETECTOR = "yunet-2023mar"
 

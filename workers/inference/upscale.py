@@ -16,7 +16,7 @@ from PIL import Image
 
 from pixelforge.config import worker_environment
 from workers.engines.base import EngineError, EngineInput, EngineOutput
-from workers.registry import weights_file
+from pixelforge.model_registry import weights_file
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ that operation's spec module). Add a model here; which one an operation prefers 
 from __future__ import annotations
 
 from pixelforge.operations import erase_object, inpaint, remove_background, restore_face, upscale
-from workers.model_entries import (FACE_DETECTION, LOAD_DIFFUSERS_INPAINT, LOAD_OPENCV_YUNET, LOAD_REMBG_ISNET,
+from pixelforge.model_registry.entries import (FACE_DETECTION, LOAD_DIFFUSERS_INPAINT, LOAD_OPENCV_YUNET, LOAD_REMBG_ISNET,
                                    LOAD_REMBG_U2NET, LOAD_SPANDREL, HubSnapshot, Licence, ModelEntry, ModelFile,
                                    ModelRegistry, PackagedFile)
 

@@ -1,4 +1,4 @@
-"""The model registry: which weights exist (known_models.py), where they are installed, whether they match what
+"""The model registry: which weights exist (known.py; what an entry is: entries.py), where they are installed, whether they match what
 was published, and which one serves an operation right now (the operation's spec says which it prefers).
 
 Pure data and file-existence checks: the web process imports this module, so it never imports torch,
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from pixelforge.operations import OPERATIONS
-from workers.known_models import REGISTRY
-from workers.model_entries import (FACE_DETECTION, LOAD_DIFFUSERS_INPAINT, LOAD_OPENCV_YUNET,
+from pixelforge.model_registry.known import REGISTRY
+from pixelforge.model_registry.entries import (FACE_DETECTION, LOAD_DIFFUSERS_INPAINT, LOAD_OPENCV_YUNET,
                                    LOAD_REMBG_ISNET, LOAD_REMBG_U2NET, LOAD_SPANDREL, SPANDREL_SUFFIXES,
                                    DuplicateModelError, HubSnapshot, Licence, ModelEntry, ModelFile, ModelRegistry,
                                    PackagedFile, RegistryError, UnknownModelError)
