@@ -66,6 +66,7 @@ class Defaults:
     # ~10 minutes on such a CPU, which a fixed limit would fail every time.
     CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
     CPU_MODEL_TIME_MARGIN = 3.0
+    CPU_PRECISION = "auto"  # models on a CPU: auto (bf16 where the CPU has it in hardware), bfloat16 or float32
     WORKER_HEARTBEAT_SECONDS = 5.0
     UPKEEP_EVERY_SECONDS = 5.0  # reaping, requeueing and expiry run once per this, for the whole cluster (Redis lock)
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded

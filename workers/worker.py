@@ -234,6 +234,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
     here first, then (unless queues="models") the general one."""
     from rq import Queue
 
+    from workers.cpu_precision import use_cpu_precision
     from workers.inference import describe_runtime
     from workers.registry import installed_models
     from workers.warmup import use_instance_numba_cache
@@ -247,6 +248,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
         raise RuntimeError("--queues models, but no model is installed here: nothing to listen for")
     heartbeat = Heartbeat(app, redis, name, listening)
     limit_torch_threads(app)
+    use_cpu_precision(app.config["CPU_PRECISION"])
     log.info("worker %s starting: %s", name, describe_runtime())
     _warn_about_gpu_providers()
     check_redis_policy(app, redis)
