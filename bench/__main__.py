@@ -9,7 +9,8 @@ import traceback
 
 from bench.table import Row, render
 
-SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job")
+SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job",
+            "cpu_speed")
 
 
 class Settings:
@@ -100,8 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         _section("5 engines on CPU", rows, lambda: engines_cpu.run(settings.quick))
     if "large" in wanted and not settings.quick:
         _section("6 large images", rows, large_images.run)
-    for name, label, module in (("fidelity", "7 fidelity", "bench.fidelity"), ("first_job", "8 first job",
-                                                                               "bench.first_job")):
+    for name, label, module in (("fidelity", "7 fidelity", "bench.fidelity"),
+                                ("first_job", "8 first job", "bench.first_job"),
+                                ("cpu_speed", "9 CPU speed", "bench.cpu_speed")):
         if name in wanted:
             _section(label, rows, lambda module=module: _with_figures(module, settings.quick, summary))
 
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     print()
     names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms", "first_job_extra_s",
-             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms")
+             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms", "cpu_upscale_speedup")
     print(" ".join(f"{name}={summary.get(name, math.nan):.3g}" for name in names))
     return 0
 

@@ -7,7 +7,10 @@ operator an exporter lacks, a package not installed) raises PathUnavailable with
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -52,13 +55,31 @@ def torch_path(module, *, channels_last: bool, bf16: str | None = None) -> Runne
     return run
 
 
+@contextlib.contextmanager
+def _quiet_output():
+    """Silence stdout and stderr at the file-descriptor level (C++ code writes there directly)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 1)
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            for fd, copy_ in zip((1, 2), saved):
+                os.dup2(copy_, fd)
+                os.close(copy_)
+
+
 def export_onnx(module, inputs: list, folder: Path) -> Path:
     """The module as an ONNX file (TorchScript exporter, opset 17: the dynamo one needs onnxscript)."""
     import torch
 
     path = folder / "model.onnx"
     names = [f"input{i}" for i in range(len(inputs))]
-    with warnings.catch_warnings(), torch.no_grad():  # not inference_mode: the tracer then fails on views
+    # not inference_mode: the tracer then fails on views; the exporter prints the whole graph when it fails
+    with warnings.catch_warnings(), torch.no_grad(), _quiet_output():
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(module.eval(), tuple(torch.from_numpy(x) for x in inputs), str(path), dynamo=False,
@@ -92,8 +113,9 @@ def quantize_int8(onnx_file: Path, calibration: list) -> Path:
 
     target = onnx_file.with_name("model.int8.onnx")
     try:
-        quantize_static(str(onnx_file), str(target), OneBatch(), quant_format=QuantFormat.QDQ,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+        with _quiet_output():  # it advises pre-processing through the root logger on every call
+                quantize_static(str(onnx_file), str(target), OneBatch(), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     except Exception as error:  # noqa: BLE001
         raise PathUnavailable(f"int8 quantisation failed: {str(error).splitlines()[0][:160]}") from None
     return target
@@ -126,18 +148,24 @@ PATHS = (FLOAT32_BEFORE, "channels_last", "bf16 autocast", "bf16 weights", "chan
          "OpenVINO bf16", "OpenVINO int8 (static)")
 
 
-def build_paths(module, inputs: list, threads: int, folder: Path | None = None,
+def build_paths(module, inputs: list, threads: int, calibration: list | None = None, folder: Path | None = None,
                 wanted: tuple[str, ...] = PATHS) -> dict[str, Callable[[], Runner]]:
-    """Path name -> a builder of its runner (built lazily, so a failing export costs only its own rows)."""
+    """Path name -> a builder of its runner (built lazily, so a failing export costs only its own rows). int8 is
+    calibrated on ``calibration`` (other pixels than ``inputs``, or its PSNR flatters it), else on ``inputs``."""
     folder = folder or Path(tempfile.mkdtemp(prefix="pixelforge-cpu-speed-"))
-    files: dict[str, Path] = {}
+    files: dict[str, Path | PathUnavailable] = {}
 
     def onnx_file(int8: bool = False) -> Path:
-        if "float32" not in files:
-            files["float32"] = export_onnx(module, inputs, folder)
-        if int8 and "int8" not in files:
-            files["int8"] = quantize_int8(files["float32"], inputs)
-        return files["int8" if int8 else "float32"]
+        key = "int8" if int8 else "float32"
+        if key not in files:
+            try:
+                files[key] = (quantize_int8(onnx_file(), calibration or inputs) if int8
+                              else export_onnx(module, inputs, folder))
+            except PathUnavailable as error:
+                files[key] = error  # each path that needs the file reports the same reason, without retrying
+        if isinstance(files[key], PathUnavailable):
+            raise PathUnavailable(str(files[key]))
+        return files[key]
 
     builders = {
         PATHS[0]: lambda: torch_path(module, channels_last=False),
