@@ -44,7 +44,10 @@ class Case:
 
 CASES = (
     Case("realesr-general-x4v3", "Compact x4", 64, 7, True),
-    Case("realesrgan-x4plus", "RRDBNet x4plus", 32, 2, False),
+    Case("realesrgan-x4plus", "RRDBNet x4plus", 32, 2, False, {
+        "ONNX Runtime int8 (static)": "not measured by default: calibrating its ~350 convolutions takes minutes "
+                                      "here (bench/RESULTS.md has a measurement)",
+        "OpenVINO int8 (static)": "not measured (as ONNX Runtime int8)"}),
     Case("gfpgan-1.4", "GFPGAN v1.4", 512, 0, False, {
         "channels_last": "GFPGAN flattens a convolution's output with .view(), which channels_last refuses",
         "channels_last + bf16 autocast": "as channels_last", "channels_last + bf16 weights": "as channels_last",

@@ -1,9 +1,9 @@
-"""How models run on a CPU: channels_last, and bf16 autocast where the CPU does bf16 in hardware.
+"""How models run on a CPU: channels_last, and bf16 where the CPU does bf16 in hardware.
 
-Measured in bench/cpu_speed.py (bench/RESULTS.md, "CPU inference paths"): channels_last alone halves the time of
-the convolution networks on a CPU, and bf16 autocast on a CPU with AVX512-BF16 or AMX (oneDNN's bf16 kernels)
-halves it again, at 45+ dB PSNR against float32. A CPU without native bf16 would emulate it, slower than float32,
-so there the policy stays float32. CPU_PRECISION (auto, bfloat16, float32) overrides the choice.
+Measured in bench/cpu_speed.py (bench/RESULTS.md, "CPU inference paths"): on a CPU with AVX512-BF16, oneDNN's bf16
+kernels run the upscalers, GFPGAN and LaMa about twice as fast as float32, at 50-60 dB PSNR against float32;
+channels_last adds ~10 %. A CPU without native bf16 would only emulate it (not measured here; nothing to gain), so
+there the policy stays float32. CPU_PRECISION (auto, bfloat16, float32) overrides the choice, once, at load.
 """
 from __future__ import annotations
 
@@ -75,10 +75,10 @@ class CpuPlan:
 
 
 PLAN_ATTRIBUTE = "pixelforge_cpu_plan"
-# bf16 weights where bench/cpu_speed.py measured them fastest: RRDBNet runs ~1.8x faster with bf16 weights than
-# under autocast (its dense blocks' concatenations and residual sums would be cast back and forth). Any other
-# architecture runs under autocast, which keeps precision-sensitive ops in float32 (LaMa's FFT, which bf16
-# weights cannot run at all; GFPGAN's style modulation, ~5 dB closer to float32 that way).
+# bf16 weights where bench/cpu_speed.py measured them at least as fast as autocast and within 45 dB of float32:
+# Compact ~1.2x faster than under autocast (59.7 dB), RRDBNet alike (52 dB either way). Any other architecture runs
+# under autocast, which keeps precision-sensitive ops in float32: LaMa's FFT (bf16 weights cannot run it at all),
+# GFPGAN's style modulation (59 dB under autocast, 54 dB with bf16 weights), and architectures never measured.
 BF16_WEIGHTS = {"ESRGAN", "Compact"}
 # GFPGAN flattens a convolution's output with .view(), which a channels_last tensor cannot do.
 CONTIGUOUS_ONLY = {"GFPGAN"}
