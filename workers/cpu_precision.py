@@ -24,7 +24,7 @@ _configured: str | None = None  # set by the worker from app.config; else PIXELF
 @functools.lru_cache(maxsize=1)
 def native_cpu_bf16() -> bool:
     """bf16 arithmetic in hardware (AVX512-BF16, AMX, Arm BF16). torch's mkldnn_bf16 probe is not enough: it also
-    says yes on plain AVX-512, where oneDNN emulates bf16 more slowly than float32."""
+    says yes on plain AVX-512, where oneDNN only emulates bf16."""
     import torch
 
     probes = (getattr(torch.cpu, "_is_avx512_bf16_supported", None), getattr(torch.cpu, "_is_amx_tile_supported", None))
@@ -62,7 +62,7 @@ def cpu_precision() -> str:
     if setting == "auto":
         return "bfloat16" if native_cpu_bf16() else "float32"
     if setting == "bfloat16" and not native_cpu_bf16():
-        log.warning("CPU_PRECISION=bfloat16 on a CPU without native bf16: emulated, slower than float32")
+        log.warning("CPU_PRECISION=bfloat16 on a CPU without native bf16: emulated, likely slower than float32")
     return setting
 
 
@@ -94,8 +94,6 @@ def plan_for(architecture: str, precision: str) -> CpuPlan:
 def prepare_for_cpu(descriptor: Any) -> Any:
     """Once, at load: convolutions to channels_last and bf16 weights where the plan says so; the plan is kept on
     the descriptor for cpu_forward/cpu_input. Spandrel clamps outputs, so bf16 runs check for NaN/Inf first."""
-    import torch
-
     from workers.device import refuse_non_finite_outputs, to_channels_last
 
     architecture = getattr(getattr(descriptor, "architecture", None), "id", "") or ""

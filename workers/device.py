@@ -2,8 +2,8 @@
 
 Policy: CUDA when available, else CPU. On CUDA, fp16 where the spandrel descriptor supports half, else
 bf16 where it supports bfloat16, else fp32; channels_last memory format. A half-precision output with
-NaNs/Infs is retried in fp32. The CPU side (channels_last, bf16 autocast where the CPU has bf16 in hardware)
-is workers/cpu_precision.py.
+NaNs/Infs is retried in fp32. The CPU side (channels_last, bf16 where the CPU has it in hardware) is
+workers/cpu_precision.py.
 """
 from __future__ import annotations
 
