@@ -66,7 +66,7 @@ class Defaults:
     # ~10 minutes on such a CPU, which a fixed limit would fail every time. The _BF16 figures apply where the models
     # run in bf16 (CPU_PRECISION, bench/RESULTS.md "CPU inference paths": about twice as fast).
     CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
-    CPU_MODEL_SECONDS_PER_MP_BF16 = {"realesr-general-x4v3": 12, "realesrgan-x2plus": 40, "realesrgan-x4plus": 160}
+    CPU_MODEL_SECONDS_PER_MP_BF16 = {"realesr-general-x4v3": 12, "realesrgan-x2plus": 45, "realesrgan-x4plus": 180}
     CPU_MODEL_TIME_MARGIN = 3.0
     CPU_PRECISION = "auto"  # models on a CPU: auto (bf16 where the CPU has it in hardware), bfloat16 or float32
     WORKER_HEARTBEAT_SECONDS = 5.0
