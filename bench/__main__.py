@@ -10,7 +10,7 @@ import traceback
 from bench.table import Row, render
 
 SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "large", "fidelity", "first_job",
-            "rembg")
+            "rembg", "cpu_speed")
 
 
 class Settings:
@@ -106,9 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         _section("5 engines on CPU", rows, lambda: engines_cpu.run(settings.quick))
     if "large" in wanted and not settings.quick:
         _section("6 large images", rows, large_images.run)
-    for name, label, module in (("fidelity", "7 fidelity", "bench.fidelity"), ("first_job", "8 first job",
-                                                                               "bench.first_job"),
-                                ("rembg", "9 rembg s", "bench.rembg_ratio")):
+    for name, label, module in (("fidelity", "7 fidelity", "bench.fidelity"),
+                                ("first_job", "8 first job", "bench.first_job"),
+                                ("rembg", "9 rembg s", "bench.rembg_ratio"),
+                                ("cpu_speed", "10 CPU speed", "bench.cpu_speed")):
         if name in wanted:
             _section(label, rows, lambda module=module: _with_figures(module, settings.quick, summary))
 
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     print(render(rows))
     print()
     names = ("overhead_ratio", "poll_ratio", "encode_ratio", "p50_submit_to_done_ms", "first_job_extra_s",
-             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms", "rembg_ratio")
+             "enhance_well_exposed_max_de", "face_precision", "wait_added_ms", "rembg_ratio", "cpu_upscale_speedup")
     print(" ".join(f"{name}={_figure(summary.get(name, math.nan))}" for name in names))
     return 0
 

@@ -56,9 +56,12 @@ class Defaults:
     # CPU seconds per input megapixel of the upscalers, at one torch thread (a 2-core worker's default), measured
     # with the released architectures (bench/RESULTS.md, "CPU time limits"). A CPU job one of them runs may take
     # CPU_MODEL_TIME_MARGIN times that, when that is longer than JOB_TIMEOUTS: a 2 MP photo through RRDBNet x4 takes
-    # ~10 minutes on such a CPU, which a fixed limit would fail every time.
+    # ~10 minutes on such a CPU, which a fixed limit would fail every time. The _BF16 figures apply where the models
+    # run in bf16 (CPU_PRECISION, bench/RESULTS.md "CPU inference paths": about twice as fast).
     CPU_MODEL_SECONDS_PER_MP = {"realesr-general-x4v3": 20, "realesrgan-x2plus": 80, "realesrgan-x4plus": 320}
+    CPU_MODEL_SECONDS_PER_MP_BF16 = {"realesr-general-x4v3": 12, "realesrgan-x2plus": 45, "realesrgan-x4plus": 180}
     CPU_MODEL_TIME_MARGIN = 3.0
+    CPU_PRECISION = "auto"  # models on a CPU: auto (bf16 where the CPU has it in hardware), bfloat16 or float32
     WORKER_HEARTBEAT_SECONDS = 5.0
     UPKEEP_EVERY_SECONDS = 5.0  # reaping, requeueing and expiry run once per this, for the whole cluster (Redis lock)
     WORKER_LOST_AFTER_SECONDS = 30.0  # a processing job whose worker is silent this long is failed+refunded

@@ -1,8 +1,9 @@
 """Where models run and at which precision, decided once per worker process.
 
 Policy: CUDA when available, else CPU. On CUDA, fp16 where the spandrel descriptor supports half, else
-bf16 where it supports bfloat16, else fp32; channels_last memory format. On CPU always fp32 (half
-kernels are slow or missing there). A half-precision output with NaNs/Infs is retried in fp32.
+bf16 where it supports bfloat16, else fp32; channels_last memory format. A half-precision output with
+NaNs/Infs is retried in fp32. The CPU side (channels_last, bf16 where the CPU has it in hardware) is
+workers/cpu_precision.py.
 """
 from __future__ import annotations
 
@@ -67,12 +68,17 @@ def to_channels_last(model: Any) -> None:
 
 
 def prepare(descriptor: Any, device: str | None = None) -> Any:
-    """Move a spandrel descriptor to the device at its policy dtype, eval mode, channels_last on CUDA."""
+    """Move a spandrel descriptor to the device at its policy dtype, eval mode, channels_last; on the CPU,
+    workers/cpu_precision.py decides the layout and whether bf16 runs."""
     import torch
 
     device = device or device_name()
     descriptor.eval()
     descriptor.to(torch.device(device))
+    if device == "cpu":
+        from workers.cpu_precision import prepare_for_cpu
+
+        return prepare_for_cpu(descriptor)
     dtype = dtype_for(descriptor, device)
     if dtype == torch.float16:
         descriptor.half()
@@ -103,15 +109,15 @@ class NonFiniteOutput(RuntimeError):
 
 
 def run_with_fp32_fallback(descriptor: Any, run: Callable[[], Any]) -> Any:
-    """Run ``run()``; if it raises NonFiniteOutput while the model is in half precision, switch the model to
-    float32 for good and run again (fp16 overflows on some inputs and some weights; bf16 rarely)."""
-    import torch
+    """Run ``run()``; if it raises NonFiniteOutput while the model computes in half precision or bf16, switch it
+    to float32 for good and run again (fp16 overflows on some inputs and some weights; bf16 rarely)."""
+    from workers.cpu_precision import precision_name, reduced_precision, to_float32
 
     try:
         return run()
     except NonFiniteOutput:
-        if descriptor.dtype == torch.float32:
+        if not reduced_precision(descriptor):
             raise
-        log.warning("non-finite output at %s; retrying in float32", descriptor.dtype)
-        descriptor.float()
+        log.warning("non-finite output at %s; retrying in float32", precision_name(descriptor))
+        to_float32(descriptor)
         return run()

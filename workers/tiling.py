@@ -130,7 +130,7 @@ def run_tiled(model: Callable, image, scale: int, *, tile: int, pad: int = 16, d
     if downscale < 1 or scale % downscale:
         raise ValueError(f"downscale must divide the network's scale {scale}, got {downscale}")
     device = torch.device(device or "cpu")
-    dtype = dtype or torch.float32
+    dtype = dtype or getattr(model, "dtype", None) or torch.float32  # a spandrel descriptor knows its own
     _, height, width = image.shape
     size = max(1, min(tile, max(height, width)))
     while True:

@@ -157,8 +157,8 @@ def time_limit(job_id: str, operation: str, meta: dict | None = None) -> int:
 
     - GPU_JOB_TIMEOUTS only when a model engine will run it on CUDA; a classical engine (no model installed) runs
       at CPU speed on any host, so it keeps the CPU limit;
-    - on a CPU, an upscaler's time grows with the input's pixels (CPU_MODEL_SECONDS_PER_MP), so the limit does too
-      when that is longer than the operation's.
+    - on a CPU, an upscaler's time grows with the input's pixels (CPU_MODEL_SECONDS_PER_MP, or its _BF16 twin
+      where the models run in bf16), so the limit does too when that is longer than the operation's.
 
     ``meta`` is the queue entry's (params and pixels, see queue.enqueue_job); a job queued without them is read
     from the database.
@@ -177,7 +177,7 @@ def time_limit(job_id: str, operation: str, meta: dict | None = None) -> int:
         params, pixels = (row.params or {}, (row.input_width or 0) * (row.input_height or 0)) if row else ({}, 0)
     runs_on = device.device_name()
     limit = job_timeout(operation, "cpu")
-    per_mp = config["CPU_MODEL_SECONDS_PER_MP"]
+    per_mp = config[cpu_seconds_per_mp_setting()]
     margin = config["CPU_MODEL_TIME_MARGIN"] * pixels / 1e6
     if runs_on == "cpu" and max(per_mp.values(), default=0) * margin <= limit:
         return limit  # no model could need longer: skip the look-up (most jobs; it runs before each one)
@@ -185,6 +185,13 @@ def time_limit(job_id: str, operation: str, meta: dict | None = None) -> int:
     if runs_on == "cuda":
         return job_timeout(operation, "cuda" if model is not None else "cpu")
     return max(limit, math.ceil(per_mp.get(model, 0) * margin))
+
+
+def cpu_seconds_per_mp_setting() -> str:
+    """Which CPU_MODEL_SECONDS_PER_MP* figures fit the precision this worker's models run at on the CPU."""
+    from workers.cpu_precision import cpu_precision
+
+    return "CPU_MODEL_SECONDS_PER_MP_BF16" if cpu_precision() == "bfloat16" else "CPU_MODEL_SECONDS_PER_MP"
 
 
 def device_sized_worker_class():
@@ -231,6 +238,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
     here first, then (unless queues="models") the general one."""
     from rq import Queue
 
+    from workers.cpu_precision import use_cpu_precision
     from workers.inference import describe_runtime
     from pixelforge.model_registry import installed_models
     from workers.warmup import use_instance_numba_cache
@@ -244,6 +252,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
         raise RuntimeError("--queues models, but no model is installed here: nothing to listen for")
     heartbeat = Heartbeat(app, redis, name, listening)
     limit_torch_threads(app)
+    use_cpu_precision(app.config["CPU_PRECISION"])
     log.info("worker %s starting: %s", name, describe_runtime())
     _warn_about_gpu_providers()
     check_redis_policy(app, redis)

@@ -245,23 +245,27 @@ def test_the_time_limit_is_sized_for_how_the_job_runs(app, api, monkeypatch, dev
         assert job["error"]["code"] == "timeout" and "1 s" in job["error"]["message"] and job["refunded"]
 
 
-@pytest.mark.parametrize("installed, size, expected", [
-    (None, (4000, 3000), 600),  # the classical engine: the operation's limit
-    ("realesr-general-x4v3", (1000, 1000), 600),  # 20 s/MP × 1 MP × 3 is under it
-    ("realesrgan-x4plus", (1000, 1000), 960),  # 320 s/MP × 1 MP × 3
-    ("realesrgan-x4plus", (2000, 1500), 2880),
+@pytest.mark.parametrize("installed, size, precision, expected", [
+    (None, (4000, 3000), "float32", 600),  # the classical engine: the operation's limit
+    ("realesr-general-x4v3", (1000, 1000), "float32", 600),  # 20 s/MP × 1 MP × 3 is under it
+    ("realesrgan-x4plus", (1000, 1000), "float32", 960),  # 320 s/MP × 1 MP × 3
+    ("realesrgan-x4plus", (2000, 1500), "float32", 2880),
+    ("realesrgan-x4plus", (1000, 1000), "bfloat16", 600),  # 180 s/MP × 1 MP × 3 is under it
+    ("realesrgan-x4plus", (2000, 1500), "bfloat16", 1620),  # 180 s/MP × 3 MP × 3: the bf16 figures
 ])
-def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypatch, installed, size, expected):
+def test_a_cpu_upscaler_gets_time_in_proportion_to_the_pixels(app, api, monkeypatch, installed, size, precision,
+                                                              expected):
     from pathlib import Path
 
     from pixelforge.extensions import db
     from pixelforge.models import Job
-    from pixelforge.queue import job_timeout
-    from workers import device
     from pixelforge.model_registry import REGISTRY
+    from pixelforge.queue import job_timeout
+    from workers import cpu_precision, device
     from workers.worker import time_limit
 
     monkeypatch.setattr(device, "device_name", lambda: "cpu")
+    monkeypatch.setattr(cpu_precision, "_configured", precision)  # as the worker sets CPU_PRECISION
     if installed:
         entry = REGISTRY.get(installed)
         weights = Path(app.config["MODELS_DIR"]) / entry.name / entry.files[0].path

@@ -32,7 +32,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("scale, model", [(2, "realesrgan-x2plus"), (4, "realesr-general-x4v3")])
-def test_upscale_output_size_and_engine(models_dir, scale, model):
+def test_upscale_output_size_and_engine(models_dir, monkeypatch, scale, model):
+    monkeypatch.setattr("workers.cpu_precision._configured", "float32")  # bf16's report: test_cpu_precision.py
     image = mf.gradient_image(37, 29)
     progress = []
     out = run_model_engine("upscale", EngineInput(image, {"scale": scale}, progress=progress.append), models_dir)
@@ -185,7 +186,7 @@ def test_out_of_memory_retries_with_smaller_tiles(tmp_path):
         return descriptor(batch)
 
     source = torch.from_numpy(np.array(mf.gradient_image(64, 64))).permute(2, 0, 1)
-    out = run_tiled(picky, source, 4, tile=64, pad=4, min_tile=16)
+    out = run_tiled(picky, source, 4, tile=64, pad=4, min_tile=16, dtype=descriptor.dtype)
     reference = run_tiled(descriptor, source, 4, tile=64, pad=64)
     assert out.shape == (3, 256, 256)
     assert max(seen) > 40 and seen[-1] <= 40

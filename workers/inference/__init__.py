@@ -121,8 +121,11 @@ def describe_runtime() -> str:
             parts.append(f"device=cuda ({name})")
             parts.append(f"dtype=fp16 where supported, else {'bf16' if bf16 else 'fp32'}; channels_last")
         else:
+            from workers.cpu_precision import cpu_precision, native_cpu_bf16
+
             parts.append(f"device=cpu ({torch.get_num_threads()} threads)")
-            parts.append("dtype=fp32")
+            hardware = "native bf16" if native_cpu_bf16() else "no native bf16"
+            parts.append(f"dtype={'bf16' if cpu_precision() == 'bfloat16' else 'fp32'} ({hardware}); channels_last")
         parts.append(f"torch={torch.__version__}")
     except ImportError:
         parts.append("torch=missing (classical engines only)")

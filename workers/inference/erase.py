@@ -71,19 +71,22 @@ def load_lama(path: Path):
 
 
 def model_inpaint_fn(model) -> InpaintFn:
-    """Wrap a loaded LaMa as an InpaintFn: pad to a multiple of 8, run at the model's dtype, crop back."""
+    """Wrap a loaded LaMa as an InpaintFn: pad to a multiple of 8, run at the model's dtype (bf16 autocast on a
+    CPU that has it, see workers/cpu_precision.py), crop back."""
     import torch
+
+    from workers.cpu_precision import cpu_forward, cpu_input
 
     def run(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         height, width = mask.shape
         ph, pw = math.ceil(height / 8) * 8 - height, math.ceil(width / 8) * 8 - width
         image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
         mask = np.pad(mask, ((0, ph), (0, pw)), mode="symmetric")
-        with torch.inference_mode():
+        with torch.inference_mode(), cpu_forward(model):
             x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
-            x = x.to(model.device).to(model.dtype).div_(255)
+            x = cpu_input(model, x.to(model.device).to(model.dtype).div_(255))
             m = torch.from_numpy((mask > 127).astype(np.float32))[None, None].to(model.device, model.dtype)
-            out = model(x, m)[0, :, :height, :width]
+            out = model(x, cpu_input(model, m))[0, :, :height, :width]
             out = out.float().clamp_(0, 1).mul_(255).round_().to(torch.uint8)
         return out.permute(1, 2, 0).cpu().numpy()
 

@@ -22,7 +22,8 @@ def _file(name: str, folder: Path) -> Path:
 
 
 def load_gfpgan(path: Path):
-    """The GFPGAN descriptor on the policy device/dtype (bf16 on CUDA: spandrel marks it not fp16-safe)."""
+    """The GFPGAN descriptor on the policy device/dtype (bf16 on CUDA: spandrel marks it not fp16-safe; bf16
+    autocast on a CPU with bf16 in hardware)."""
     from spandrel import ModelLoader
 
     from workers.device import prepare
@@ -38,15 +39,16 @@ def restore_aligned(descriptor, face: np.ndarray) -> np.ndarray:
     would feed [0, 1] and clamp), as float32 HxWx3 in [0, 255]; retried in fp32 on NaN/Inf."""
     import torch
 
+    from workers.cpu_precision import cpu_forward, cpu_input, reduced_precision
     from workers.device import NonFiniteOutput, run_with_fp32_fallback
 
     def run():
         x = torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None]
-        x = x.to(descriptor.device, descriptor.dtype).div(127.5).sub(1)
-        with torch.inference_mode():
+        x = cpu_input(descriptor, x.to(descriptor.device, descriptor.dtype).div(127.5).sub(1))
+        with torch.inference_mode(), cpu_forward(descriptor):
             out = descriptor.model(x, return_rgb=False)[0]
         if not bool(torch.isfinite(out).all()):
-            if descriptor.dtype != torch.float32:
+            if reduced_precision(descriptor):
                 raise NonFiniteOutput("GFPGAN produced NaN/Inf")
             out = torch.nan_to_num(out)
         return out[0].float().add(1).mul(127.5).clamp(0, 255).permute(1, 2, 0).cpu().numpy()

@@ -114,13 +114,18 @@ def apply_network(descriptor, rgb: np.ndarray, *, tile: int | None = None, progr
     """HxWx3 uint8 -> (H*s/downscale)x(W*s/downscale)x3 uint8 through the network, tiled, with fp32 retry on
     NaN/Inf; C-contiguous, so PIL takes it without another full-size copy. ``downscale`` (a divisor of the
     network's scale s) area-averages each tile as it comes out of the network."""
+    from workers.cpu_precision import cpu_forward, cpu_input
     from workers.device import device_name, run_with_fp32_fallback
     from workers.tiling import run_tiled
 
     source = _to_chw(rgb)
 
+    def network(patch):  # on the CPU: the layout and bf16 mode chosen at load (workers/cpu_precision.py)
+        with cpu_forward(descriptor):
+            return descriptor(cpu_input(descriptor, patch))
+
     def run():  # the tile is chosen per run: an fp32 retry needs smaller ones than fp16
-        return run_tiled(descriptor, source, descriptor.scale, tile=tile or choose_tile(descriptor, device_name()),
+        return run_tiled(network, source, descriptor.scale, tile=tile or choose_tile(descriptor, device_name()),
                          pad=TILE_PAD, device=descriptor.device, dtype=descriptor.dtype, progress=progress,
                          downscale=downscale)
 
@@ -168,10 +173,11 @@ def _upscale_array(descriptor, image: Image.Image, out_size: tuple[int, int], pr
 
 
 def _info(descriptor, **extra) -> dict:
+    from workers.cpu_precision import precision_name
     from workers.device import device_name
 
-    precision = {"torch.float16": "fp16", "torch.bfloat16": "bf16"}.get(str(descriptor.dtype), "fp32")
-    return {"device": device_name(), "precision": precision, "model_scale": descriptor.scale, **extra}
+    return {"device": device_name(), "precision": precision_name(descriptor), "model_scale": descriptor.scale,
+            **extra}
 
 
 def _upscale_deep(descriptor, deep: np.ndarray, out_size: tuple[int, int], progress) -> np.ndarray:
