@@ -14,6 +14,8 @@ import os
 from dataclasses import dataclass, replace
 from typing import Any
 
+from workers.device import CONTIGUOUS_ONLY
+
 log = logging.getLogger(__name__)
 
 SETTINGS = ("auto", "bfloat16", "float32")
@@ -80,15 +82,13 @@ PLAN_ATTRIBUTE = "pixelforge_cpu_plan"
 # under autocast, which keeps precision-sensitive ops in float32: LaMa's FFT (bf16 weights cannot run it at all),
 # GFPGAN's style modulation (59 dB under autocast, 54 dB with bf16 weights), and architectures never measured.
 BF16_WEIGHTS = {"ESRGAN", "Compact"}
-# GFPGAN flattens a convolution's output with .view(), which a channels_last tensor cannot do.
-CONTIGUOUS_ONLY = {"GFPGAN"}
 
 
 def plan_for(architecture: str, precision: str) -> CpuPlan:
     bf16 = None
     if precision == "bfloat16":
         bf16 = "weights" if architecture in BF16_WEIGHTS else "autocast"
-    return CpuPlan(channels_last=architecture not in CONTIGUOUS_ONLY, bf16=bf16)
+    return CpuPlan(channels_last=architecture not in CONTIGUOUS_ONLY, bf16=bf16)  # as on CUDA (device.py)
 
 
 def prepare_for_cpu(descriptor: Any) -> Any:

@@ -31,6 +31,9 @@ def device_name() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+CONTIGUOUS_ONLY = {"GFPGAN"}  # architectures that run only in the contiguous layout (see channels_last_fits)
+
+
 def dtype_for(descriptor: Any, device: str | None = None):
     """The dtype a spandrel descriptor should run at on this device."""
     import torch
@@ -85,9 +88,20 @@ def prepare(descriptor: Any, device: str | None = None) -> Any:
     elif dtype == torch.bfloat16:
         descriptor.bfloat16()
     if device == "cuda":
-        to_channels_last(descriptor.model)
-        refuse_non_finite_outputs(descriptor.model)
+        apply_gpu_layout(descriptor)
     return descriptor
+
+
+def channels_last_fits(descriptor: Any) -> bool:
+    """GFPGAN flattens a convolution's output with .view(), which a channels_last tensor cannot do."""
+    return _architecture(descriptor) not in CONTIGUOUS_ONLY
+
+
+def apply_gpu_layout(descriptor: Any) -> None:
+    """On CUDA: channels_last where the architecture takes it, and the NaN/Inf guard for reduced precision."""
+    if channels_last_fits(descriptor):
+        to_channels_last(descriptor.model)
+    refuse_non_finite_outputs(descriptor.model)
 
 
 def refuse_non_finite_outputs(model: Any) -> None:

@@ -7,7 +7,7 @@ from spandrel import ModelLoader
 
 import model_factories as mf
 from workers.device import NonFiniteOutput, dtype_for, refuse_non_finite_outputs, run_with_fp32_fallback
-from workers.device import to_channels_last
+from workers.device import apply_gpu_layout, to_channels_last
 from workers.tiling import run_tiled
 
 
@@ -30,10 +30,25 @@ def test_channels_last_converts_convolutions_and_leaves_five_d_weights_alone():
 
 
 @pytest.mark.slow
-def test_gfpgan_takes_channels_last(tmp_path):
+def test_gfpgan_keeps_running_after_the_gpu_layout_is_applied(tmp_path):
+    """The CUDA path once made GFPGAN's convolutions channels_last, and GFPGAN's .view() of a convolution's output
+    then failed on every restore-face job; the layout now leaves it contiguous (run here on the CPU)."""
     descriptor = ModelLoader().load_from_file(mf.write_gfpgan(tmp_path / "GFPGANv1.4.pth"))
+    face = torch.rand(1, 3, 512, 512)
     to_channels_last(descriptor.model)
-    convs = [m for m in descriptor.model.modules() if isinstance(m, torch.nn.Conv2d)]
+    with pytest.raises(RuntimeError, match="view"):  # what channels_last does to it
+        with torch.no_grad():
+            descriptor(face)
+    descriptor = ModelLoader().load_from_file(tmp_path / "GFPGANv1.4.pth")
+    apply_gpu_layout(descriptor)
+    with torch.no_grad():
+        assert descriptor(face).shape == (1, 3, 512, 512)
+
+
+def test_the_gpu_layout_makes_other_architectures_channels_last(tmp_path):
+    compact = ModelLoader().load_from_file(mf.write_compact(tmp_path / "c.pth"))
+    apply_gpu_layout(compact)
+    convs = [m for m in compact.model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
 
 
