@@ -63,14 +63,32 @@ def _progress_writer(job_id: str, progress_webhook: bool):
     return report
 
 
+def _compute(job_id: str, operation: str, params: dict, input_key: str, mask_key: str | None, progress):
+    """Read the inputs, run the operation's engine, store the result as asked: (result key, content type, output)."""
+    from workers.engines import run_operation
+    from workers.engines.base import EngineInput
+    from workers.output import encode, finish
+
+    storage = get_storage()
+    source = storage.get(input_key)
+    image = images.decode_image(source, "image")
+    mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
+    deep = images.decode_deep(source) if get_operation(operation).keeps_16_bit else None
+    output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep, progress=progress),
+                           current_app.config["MODELS_DIR"])
+    output = finish(operation, output, params)
+    data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
+    result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
+    storage.put(result_key, data)
+    return result_key, content_type, output
+
+
 def run_job(job_id: str) -> str:
     """Run one job to its end state; returns that state. Never raises for a job's own failure."""
     from rq import get_current_job
     from rq.timeouts import JobTimeoutException
 
-    from workers.engines import run_operation
-    from workers.engines.base import EngineError, EngineInput
-    from workers.output import encode, finish
+    from workers.engines.base import EngineError
 
     rq_job = get_current_job()
     worker_name = (rq_job.worker_name if rq_job is not None else None) or "inline"
@@ -85,18 +103,7 @@ def run_job(job_id: str) -> str:
     db.session.remove()  # no connection or transaction held open during compute
     CurrentJob.set(job_id)
     try:
-        storage = get_storage()
-        source = storage.get(input_key)
-        image = images.decode_image(source, "image")
-        mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
-        deep = images.decode_deep(source) if get_operation(operation).keeps_16_bit else None
-        output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep,
-                                                      progress=progress),
-                               current_app.config["MODELS_DIR"])
-        output = finish(operation, output, params)
-        data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
-        result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
-        storage.put(result_key, data)
+        result_key, content_type, output = _compute(job_id, operation, params, input_key, mask_key, progress)
         return _finish(job_id, result_key, content_type, output, has_webhook)
     except JobStopped:
         log.info("job %s was cancelled or reaped while running; stopped it", job_id)

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import model_factories as mf
+from package_index import write_wheel
 from pixelforge import model_registry as reg
 
 cli = importlib.import_module("pixelforge.cli.models")  # the package re-exports the group as `models`
@@ -395,23 +396,6 @@ def test_a_failed_folder_copy_leaves_the_earlier_install_as_it_was(models_dir, r
 # ---------------------------------------------------------------- sources tried in order (#18)
 
 UNREACHABLE = "http://127.0.0.1:9/weights.bin"  # the discard port: connection refused at once
-
-
-def write_wheel(folder: Path, name: str, version: str, members: dict[str, bytes]) -> Path:
-    """A minimal pure-Python wheel carrying ``members`` (pip downloads it like any other)."""
-    import zipfile
-
-    folder.mkdir(parents=True, exist_ok=True)
-    dist_info = f"{name}-{version}.dist-info"
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in members.items():
-            archive.writestr(path, data)
-        archive.writestr(f"{dist_info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        archive.writestr(f"{dist_info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                                               "Tag: py3-none-any\n")
-        archive.writestr(f"{dist_info}/RECORD", "")
-    return wheel
 
 
 @pytest.fixture

@@ -127,6 +127,20 @@ def get_pipeline(name: str, models_dir: Path):
     return warm_model(name, models_dir, f"diffusers-{device}", lambda folder: load_pipeline(folder, device))
 
 
+def _paste_back(result: np.ndarray, scaled: tuple[int, int], rgb: np.ndarray, box,
+                crop_mask: np.ndarray) -> Image.Image:
+    """The generated crop at its original size, feathered into the photo along the mask's edge."""
+    x0, y0, x1, y1 = box
+    crop = rgb[y0:y1, x0:x1]
+    generated = (result * 255).round().clip(0, 255).astype(np.uint8)[: scaled[1], : scaled[0]]
+    generated = np.asarray(Image.fromarray(generated).resize((x1 - x0, y1 - y0), Image.LANCZOS)).astype(np.float32)
+    weight = feathered(crop_mask)[..., None]
+    blended = generated * weight + crop.astype(np.float32) * (1.0 - weight)
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = np.where(weight > 0, blended.round().clip(0, 255), crop).astype(np.uint8)
+    return Image.fromarray(out, "RGB")
+
+
 def run_inpaint(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
     """Repaint the masked area from the prompt; returns info {"seed", "effective_steps"}."""
     import torch
@@ -167,13 +181,7 @@ def run_inpaint(inp: EngineInput, name: str, models_dir: Path) -> EngineOutput:
                       num_inference_steps=steps, guidance_scale=float(params.get("cfg_scale", 7.5)),
                       strength=strength, generator=torch.Generator("cpu").manual_seed(seed),
                       callback_on_step_end=on_step_end)
-    generated = (result * 255).round().clip(0, 255).astype(np.uint8)[: scaled[1], : scaled[0]]
-    generated = np.asarray(Image.fromarray(generated).resize((x1 - x0, y1 - y0), Image.LANCZOS)).astype(np.float32)
-    weight = feathered(crop_mask)[..., None]
-    blended = generated * weight + crop.astype(np.float32) * (1.0 - weight)
-    out = rgb.copy()
-    out[y0:y1, x0:x1] = np.where(weight > 0, blended.round().clip(0, 255), crop).astype(np.uint8)
-    image = Image.fromarray(out, "RGB")
+    image = _paste_back(result, scaled, rgb, box, crop_mask)
     if inp.image.mode == "RGBA":
         image.putalpha(inp.image.getchannel("A"))
     inp.progress(1.0)
