@@ -15,7 +15,7 @@ from pixelforge.decode_budget import DecodeBusy
 from pixelforge.errors import PixelForgeError
 from pixelforge.idempotency import IdempotencyConflict
 from pixelforge.jobs import JobAlreadyFinal, JobHasNoResult, JobNotFinished, JobNotFound, ResultExpired
-from pixelforge.operations import ValidationFailed
+from pixelforge.operations import DuplicateOperation, UnknownOperation, ValidationFailed
 from pixelforge.queue import QueueUnavailable
 from pixelforge.ratelimit import RateDecision, RateLimited
 from pixelforge.routing import ModelNotInstalled
@@ -47,6 +47,8 @@ CASES = [  # the error, its status, its code: the API's answers before errors de
     (StorageFull("full"), 507, "insufficient_storage"),
     (StorageError("broken"), 502, "storage_error"),
     (ObjectMissing("missing"), 502, "storage_error"),
+    (UnknownOperation("unknown operation 'colorize'"), 404, "unknown_operation"),
+    (DuplicateOperation("two operations are named 'upscale'"), 500, "duplicate_operation"),
 ]
 
 

@@ -12,20 +12,27 @@ import pkgutil
 import threading
 from collections.abc import Iterator, Mapping
 
+from pixelforge.errors import NotFound, PixelForgeError
 from pixelforge.operations.spec import Operation
 
 BUILT_IN = "pixelforge.operations"
 
 
-class UnknownOperation(KeyError):
-    """No operation has that name."""
+class UnknownOperation(NotFound, KeyError):
+    """No operation has that name (a KeyError too, so the registry is a Mapping)."""
 
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0]) if self.args else ""
+    code = "unknown_operation"
+    title = "No such operation"
+
+    def api_message(self) -> str:
+        return str(self)
 
 
-class DuplicateOperation(ValueError):
-    """Two operations were registered under one name."""
+class DuplicateOperation(PixelForgeError, ValueError):
+    """Two operations were registered under one name: a deployment's mistake, found at start."""
+
+    code = "duplicate_operation"
+    title = "Two operations share a name"
 
 
 class OperationRegistry(Mapping):
