@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,10 +53,10 @@ def warm_cases() -> list[tuple[str, dict]]:
     return [(op.name, dict(params)) for op in OPERATIONS.values() if op.model for params in op.model.warm_params]
 
 
-def warm_up(models_dir: str | Path) -> list[WarmedModel]:
-    """Load and run once every installed model that serves an operation by default on this worker's device.
-    A model that fails to warm is reported (its first job will load it, or fail with the reason) and the others
-    still warm."""
+def warm_up(models_dir: str | Path, only: set[str] | None = None) -> list[WarmedModel]:
+    """Load and run once every installed model that serves an operation by default on this worker's device (or
+    only those named: models installed while the worker runs). A model that fails to warm is reported (its first
+    job will load it, or fail with the reason) and the others still warm."""
     from pixelforge.model_registry import installed_model_for
 
     try:
@@ -67,7 +68,7 @@ def warm_up(models_dir: str | Path) -> list[WarmedModel]:
     warmed: list[WarmedModel] = []
     for operation, params in warm_cases():
         name = installed_model_for(operation, params, Path(models_dir), device)
-        if name is None or any(w.name == name for w in warmed):
+        if name is None or any(w.name == name for w in warmed) or (only is not None and name not in only):
             continue
         started = time.perf_counter()
         error = None
@@ -119,3 +120,31 @@ def describe(warmed: list[WarmedModel], seconds: float) -> str:
     parts = [f"{w.name} ({w.operation}) {w.seconds:.1f} s" + (f" FAILED: {w.error}" if w.error else "")
              for w in warmed]
     return f"worker warm in {seconds:.1f} s: " + "; ".join(parts)
+
+
+class NewModels:
+    """Models installed while the worker runs (`serve`'s first-start pull, `models pull` on a live host): the
+    heartbeat notices them, the worker's own thread warms them between jobs (numba's compile and the model load
+    are not paid by a job), and only then does the heartbeat listen on their queues and publish them."""
+
+    def __init__(self, warm: tuple[str, ...]):
+        self.lock = threading.Lock()
+        self.warmed, self.pending = set(warm), set()
+
+    def ready(self, installed: tuple[str, ...]) -> tuple[str, ...]:
+        """The installed models that are warm; the others are left for the worker's thread to warm."""
+        with self.lock:
+            self.pending = {name for name in installed if name not in self.warmed}
+            return tuple(name for name in installed if name in self.warmed)
+
+    def warm_pending(self, models_dir: str) -> None:
+        with self.lock:
+            names = set(self.pending)
+        if not names:
+            return
+        started = time.monotonic()
+        warmed = warm_up(models_dir, only=names)
+        log.info("newly installed: %s", describe(warmed, time.monotonic() - started))
+        with self.lock:
+            self.warmed |= names  # warmed or not (a model that failed to warm is tried by its first job)
+            self.pending -= names

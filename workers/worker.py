@@ -23,6 +23,7 @@ from pixelforge.models import Job
 from pixelforge.queue import connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat
 from workers import device
 from workers.tasks import CurrentJob
+from workers.warmup import NewModels
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Heartbeat(threading.Thread):
         self.stopping = threading.Event()
         self.redis_was_down = False
         self.rq_worker = None  # set once the RQ worker exists: its queues follow the models folder
+        self.new_models = NewModels(listening.models if listening else ())
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
@@ -102,8 +104,9 @@ class Heartbeat(threading.Thread):
         info = describe(self.app.config["MODELS_DIR"], listening.device, list(listening.queues),
                         listening.started_at, with_digests)
         installed = tuple(info["models"]) if listening.choice != "general" else ()
-        if installed != listening.models:
-            listening = self.listen_for(installed)
+        ready = self.new_models.ready(installed)  # one installed while we run is warmed before its queue is heard
+        if ready != listening.models:
+            listening = self.listen_for(ready)
             info["queues"] = list(listening.queues)
         info["models"] = {name: digest for name, digest in info["models"].items() if name in listening.models}
         publish_worker_info(self.redis, self.worker, info)
@@ -197,11 +200,22 @@ def cpu_seconds_per_mp_setting() -> str:
 def device_sized_worker_class():
     """RQ's SimpleWorker, with each job's time limit sized for how it will run here before it starts."""
     from rq import SimpleWorker
+    from rq.worker import WorkerStatus
 
     class DeviceSizedWorker(SimpleWorker):
         # Poll the queues every second rather than block for minutes: the heartbeat may change which queues this
         # worker listens on (a model added or removed), and RQ reads them again at each poll.
         dequeue_timeout = QUEUE_POLL_SECONDS
+
+        new_models: NewModels | None = None
+        models_dir: str = ""
+
+        def heartbeat(self, *args, **kwargs):
+            # RQ beats at every poll of an idle worker: there, between jobs and in this thread, models installed
+            # since are warmed (nothing runs beside the warm-up, and no job pays for it)
+            if self.new_models is not None and self.get_state() == WorkerStatus.IDLE:
+                self.new_models.warm_pending(self.models_dir)
+            return super().heartbeat(*args, **kwargs)
 
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
@@ -269,6 +283,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
             log.info("worker %s listens on %s", name, ", ".join(listening.queues))
             worker = device_sized_worker_class()([Queue(q, connection=redis) for q in listening.queues],
                                                  connection=redis, name=name)
+            worker.new_models, worker.models_dir = heartbeat.new_models, app.config["MODELS_DIR"]
             heartbeat.rq_worker = worker
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:

@@ -90,3 +90,29 @@ def test_compiled_functions_are_cached_in_the_instance_folder(tmp_path, numba_fi
     cached = list((tmp_path / "instance" / "cache" / "numba").rglob("*.nbi"))
     assert cached, "numba wrote no cache index under the instance folder"
     assert not list(module.parent.rglob("*.nbi"))  # nothing beside the source (site-packages, for pymatting)
+
+
+def test_a_model_installed_while_the_worker_runs_is_warmed_before_its_queue_is_heard(tmp_path, redis_server):
+    """`serve`'s first-start pull installs models into a running worker's folder: the heartbeat notices, the
+    worker's own thread warms them between jobs (through the RQ poll), and only then does it listen for them."""
+    from redis import Redis
+    from rq import Queue
+
+    from workers.warmup import NewModels
+    from workers.worker import device_sized_worker_class
+
+    new_models = NewModels(())
+    assert new_models.ready(()) == ()
+    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")  # the pull lands
+    assert new_models.ready(("rembg-u2net",)) == ()  # installed, not yet warm: its queue is not heard yet
+    assert inference.loaded_models() == []
+
+    redis = Redis.from_url(redis_server.url)
+    worker = device_sized_worker_class()([Queue("pixelforge-test-empty", connection=redis)], connection=redis,
+                                         name="warm-test")
+    worker.new_models, worker.models_dir = new_models, str(tmp_path)
+    worker.dequeue_job_and_maintain_ttl(1, max_idle_time=2)  # an idle worker's polls
+    assert {name for name, _ in inference.loaded_models()} == {"rembg-u2net"}
+    assert new_models.ready(("rembg-u2net",)) == ("rembg-u2net",)
+    worker.dequeue_job_and_maintain_ttl(1, max_idle_time=1)  # nothing left to warm: nothing loads again
+    assert len(inference.loaded_models()) == 1
