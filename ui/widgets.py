@@ -48,7 +48,7 @@ def param_component(spec, slug: str):
         return gr.Radio([(f"{c}x" if spec.name == "scale" else str(c), c) for c in spec.choices],
                         value=spec.default, label=label, info=info, elem_id=elem_id)
     if isinstance(spec, IntParam) and spec.optional:  # a Textbox, because a Number shows 0 when it is empty
-        return gr.Textbox(value="", placeholder="random", label=label, info=info, max_lines=1, elem_id=elem_id)
+        return gr.Textbox(value="", placeholder=spec.empty, label=label, info=info, max_lines=1, elem_id=elem_id)
     if isinstance(spec, IntParam):
         return gr.Slider(spec.low, spec.high, value=spec.default, step=1, label=label, info=info, elem_id=elem_id)
     if isinstance(spec, FloatParam):

@@ -21,7 +21,7 @@ OPERATION = Operation(
                        hint="How closely the result follows the prompt."),
             FloatParam("strength", 0.85, 0.0, 1.0, low_exclusive=True, label="Strength",
                        hint="How much of the masked area is repainted (0–1]."),
-            IntParam("seed", None, 0, 2**32 - 1, optional=True, label="Seed",
+            IntParam("seed", None, 0, 2**32 - 1, optional=True, empty="random", label="Seed",
                      hint="Leave empty for a random seed; set it to repeat a result."),
             *OUTPUT),
     cost=lambda p: 2, needs_mask=True, extra_checks=(steps_that_run,),

@@ -37,6 +37,7 @@ class IntParam:
     optional: bool = False  # absent means None rather than the default
     label: str = ""  # the playground's words for it
     hint: str = ""  # …and its one-line help
+    empty: str = "default"  # what an optional one's empty box says it means (a seed: "random")
 
     def parse(self, raw: str) -> int:
         text = raw.strip(ASCII_SPACE)

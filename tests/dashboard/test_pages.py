@@ -277,6 +277,17 @@ def test_widget_values_become_the_apis_form_fields():
     assert form_fields(inpaint, ["", 10, 7, 0.5, " 42 "])["seed"] == "42"
 
 
+def test_an_empty_optional_number_says_what_it_means():
+    """Output quality's empty box once said "random" (the seed's word): each says its own."""
+    from ui.widgets import param_component
+
+    from pixelforge.operations import OPERATIONS
+
+    params = {p.name: p for p in OPERATIONS["inpaint"].params}
+    assert param_component(params["seed"], "inpaint").placeholder == "random"
+    assert param_component(params["output_quality"], "inpaint").placeholder == "default"
+
+
 def test_the_bare_playground_path_gets_its_slash(client):
     response = client.get("/playground")
     assert response.status_code == 308 and response.headers["Location"].endswith("/playground/")
