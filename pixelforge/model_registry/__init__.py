@@ -22,8 +22,11 @@ __all__ = [  # the entries' types and the table, re-exported: callers read the r
     "LOAD_SPANDREL", "SPANDREL_SUFFIXES", "DuplicateModelError", "HubSnapshot", "Licence", "ModelEntry", "ModelFile",
     "ModelRegistry", "PackagedFile", "RegistryError", "UnknownModelError", "REGISTRY",
     "model_dir", "file_variants", "installed_variants", "installed_file", "weights_file", "is_installed",
-    "file_digests", "check_file", "check_files", "installed_models", "installed_model_for", "model_for",
+    "PARTIAL_SUFFIX", "interrupted_download_bytes", "file_digests", "check_file", "check_files", "installed_models",
+    "installed_model_for", "model_for",
 ]
+
+PARTIAL_SUFFIX = ".part"  # a download in progress, or one broken off for the next pull to resume
 
 
 def model_dir(models_dir: Path, name: str) -> Path:
@@ -73,6 +76,15 @@ def is_installed(name: str, models_dir: Path) -> bool:
     if not all(_first_installed_variant(base, entry, f) for f in entry.files):
         return False
     return all(is_installed(dep, models_dir) for dep in entry.requires)
+
+
+def interrupted_download_bytes(name: str, models_dir: Path) -> int:
+    """Bytes of the model's interrupted downloads (<file>.part, which the next pull resumes) when it is not
+    installed; 0 otherwise."""
+    base = model_dir(models_dir, name)
+    if not base.is_dir() or is_installed(name, models_dir):
+        return 0
+    return sum(path.stat().st_size for path in base.rglob("*" + PARTIAL_SUFFIX) if path.is_file())
 
 
 def file_digests(path: Path, chunk: int = 1 << 20) -> tuple[str, str]:

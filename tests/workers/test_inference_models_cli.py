@@ -466,3 +466,31 @@ def test_verify_with_nothing_installed_says_so(models_dir, runner):
     result = runner.invoke(cli.models, ["verify"])
     assert result.exit_code == 0
     assert f"no models are installed in {models_dir}" in result.output
+
+
+def test_a_broken_off_download_reads_as_partial_until_the_next_pull_resumes_it(models_dir, runner, server,
+                                                                                monkeypatch):
+    RangeHandler.state.cut_first = False
+    monkeypatch.setattr(reg, "REGISTRY", _entry_for(server, hashlib.sha256(PAYLOAD).hexdigest()))
+    folder = models_dir / "local"
+    folder.mkdir()
+    (folder / "weights.bin.part").write_bytes(PAYLOAD[:300_000])  # what a pull killed mid-download leaves
+    hint = ("local is not installed: its download broke off at 300.0 KB of 1.0 MB; "
+            "`pixelforge models pull local` resumes it")
+
+    listed = runner.invoke(cli.models, ["list", "--device", "cpu"])
+    assert listed.exit_code == 0, listed.output
+    assert next(line for line in listed.output.splitlines() if line.startswith("local")).split()[2] == "partial"
+    assert hint in listed.output
+    everything = runner.invoke(cli.models, ["verify"])
+    assert everything.exit_code == 0 and hint in everything.output and "FAILED" not in everything.output
+    named = runner.invoke(cli.models, ["verify", "local"])
+    assert named.exit_code != 0 and hint in named.output
+
+    pulled = runner.invoke(cli.models, ["pull", "local"])
+    assert pulled.exit_code == 0, pulled.output
+    assert RangeHandler.state.requests == ["bytes=300000-"]
+    assert (folder / "weights.bin").read_bytes() == PAYLOAD and not (folder / "weights.bin.part").exists()
+    listed = runner.invoke(cli.models, ["list", "--device", "cpu"])
+    assert next(line for line in listed.output.splitlines() if line.startswith("local")).split()[2] == "installed"
+    assert "broke off" not in listed.output
