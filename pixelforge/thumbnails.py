@@ -62,6 +62,15 @@ def encode_preview(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+def result_preview(image: Image.Image, result: bytes, content_type: str) -> bytes:
+    """The preview of a result: the result's own bytes where they are what encode_preview would make again (a PNG
+    with alpha that fits PREVIEW_SIZE; encoding it twice cost ~20 ms of a 0.65 s background removal), else
+    encode_preview's."""
+    if content_type == "image/png" and image.mode == "RGBA" and max(image.size) <= PREVIEW_SIZE:
+        return result
+    return encode_preview(image)
+
+
 def encode_deep_preview(array: np.ndarray) -> bytes:
     return encode_preview(Image.fromarray((array >> 8).astype(np.uint8)))
 

@@ -64,7 +64,8 @@ def _progress_writer(job_id: str, progress_webhook: bool):
 
 
 def _compute(job_id: str, operation: str, params: dict, input_key: str, mask_key: str | None, progress):
-    """Read the inputs, run the operation's engine, store the result as asked: (result key, content type, output)."""
+    """Read the inputs, run the operation's engine, store the result as asked: (result key, its bytes, content type,
+    output)."""
     from workers.engines import run_operation
     from workers.engines.base import EngineInput
     from workers.output import encode, finish
@@ -80,7 +81,7 @@ def _compute(job_id: str, operation: str, params: dict, input_key: str, mask_key
     data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
     result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
     storage.put(result_key, data)
-    return result_key, content_type, output
+    return result_key, data, content_type, output
 
 
 def run_job(job_id: str) -> str:
@@ -103,7 +104,8 @@ def run_job(job_id: str) -> str:
     db.session.remove()  # no connection or transaction held open during compute
     CurrentJob.set(job_id)
     try:
-        result_key, content_type, output = _compute(job_id, operation, params, input_key, mask_key, progress)
+        result_key, data, content_type, output = _compute(job_id, operation, params, input_key, mask_key, progress)
+        _store_thumbnail(get_storage(), job_id, output, data, content_type)
         return _finish(job_id, result_key, content_type, output, has_webhook)
     except JobStopped:
         log.info("job %s was cancelled or reaped while running; stopped it", job_id)
@@ -127,7 +129,7 @@ def run_job(job_id: str) -> str:
         db.session.remove()
 
 
-def _store_thumbnail(storage, job_id: str, output) -> None:
+def _store_thumbnail(storage, job_id: str, output, result: bytes, content_type: str) -> None:
     """The dashboard's thumbnail and preview of the result, made here where the result is already decoded (best
     effort: the dashboard makes them itself when they are missing, but decoding a large result there takes
     seconds, and the playground shows the preview the moment the job is done)."""
@@ -135,14 +137,14 @@ def _store_thumbnail(storage, job_id: str, output) -> None:
         deep = output.deep is not None
         picture = thumbnails.encode_deep(output.deep) if deep else thumbnails.encode(output.image)
         storage.put(thumbnails.thumbnail_key(job_id, "result"), picture)
-        preview = thumbnails.encode_deep_preview(output.deep) if deep else thumbnails.encode_preview(output.image)
+        preview = (thumbnails.encode_deep_preview(output.deep) if deep
+                   else thumbnails.result_preview(output.image, result, content_type))
         storage.put(thumbnails.preview_key(job_id, "result"), preview)
     except (StorageError, OSError, ValueError) as exc:
         log.warning("could not store the thumbnail of job %s: %s", job_id, exc)
 
 
 def _finish(job_id: str, result_key: str, content_type: str, output, has_webhook: bool = False) -> str:
-    _store_thumbnail(get_storage(), job_id, output)
     info = {**output.info, "width": output.size[0], "height": output.size[1],
             "bit_depth": 16 if output.deep is not None else 8}
     ended = lifecycle.finish(job_id, lifecycle.JobResult(result_key, content_type, output.engine, output.model, info),

@@ -70,6 +70,22 @@ def test_a_jobs_parameters_read_as_words(client, sign_in, api_for, png, work_que
     assert "<dt>Scale</dt><dd>2x</dd>" in html and "<dt>Output size</dt>" in html and "scale=2" not in html
 
 
+def test_a_cut_out_that_fits_the_screen_is_its_own_preview(client, sign_in, api_for, png, work_queue):
+    from pixelforge.storage import get_storage
+    from pixelforge.thumbnails import preview_key, thumbnail_key
+
+    user = sign_in()
+    job_id = api_for(user).submit("remove-background", png).get_json()["job_id"]
+    work_queue()
+    job = db.session.get(Job, job_id)
+    result = get_storage().get(job.result_key)
+    assert get_storage().get(preview_key(job_id, "result")) == result  # not encoded a second time
+    assert Image.open(io.BytesIO(result)).mode == "RGBA"
+    preview = client.get(f"/dashboard/jobs/{job_id}/preview/result")
+    assert preview.status_code == 200 and preview.mimetype == "image/png" and preview.data == result
+    assert get_storage().get(thumbnail_key(job_id, "result")) != result  # the thumbnail is still a small one
+
+
 def test_previews_fit_the_screen_and_results_convert_for_download(client, sign_in, api_for, work_queue):
     user = sign_in()
     big = image_bytes(2000, 600)
