@@ -6,7 +6,10 @@ installed listen on; everything else goes to `<QUEUE_NAME>`, which every worker 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
+import uuid
 
 from flask import current_app
 from redis import Redis
@@ -93,6 +96,24 @@ def live_worker_info(redis: Redis | None = None) -> list[dict]:
     if stale:
         redis.hdel(WORKER_INFO_KEY, *stale)
     return sorted(infos, key=lambda info: info["name"])
+
+
+def worker_name() -> str:
+    """A job worker's name: host.pid.suffix (unique across restarts; the supervisor finds its own by pid)."""
+    return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
+
+
+def taking_jobs_pids(redis: Redis) -> set[int]:
+    """Process ids of this host's job workers that take jobs: RQ registers a worker when it starts working its
+    queues, which ours do only once their installed models are warm."""
+    from rq import Worker
+
+    pids = set()
+    for key in Worker.all_keys(connection=redis):
+        host, pid, _suffix = (key.removeprefix(Worker.redis_worker_namespace_prefix).rsplit(".", 2) + ["", ""])[:3]
+        if host == socket.gethostname() and pid.isdigit():
+            pids.add(int(pid))
+    return pids
 
 
 def live_workers(redis: Redis | None = None) -> list[str]:

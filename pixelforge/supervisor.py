@@ -26,6 +26,7 @@ from pixelforge.redis_server import EmbeddedRedis
 from pixelforge.worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
+WORKERS_WARM_TIMEOUT_SECONDS = 600.0  # a GPU host loading Stable Diffusion from a slow disk takes minutes
 
 
 @dataclass
@@ -98,6 +99,24 @@ class Supervisor:
                 time.sleep(0.2)
         return False
 
+    def wait_for_workers(self, timeout: float) -> bool:
+        """Until every job worker started here takes jobs (its installed models are warm, so the first job is as
+        fast as the next), one of them exits, a stop is asked for, or timeout; True when all take jobs."""
+        from pixelforge.queue import connect_redis, taking_jobs_pids
+
+        redis = connect_redis(self.env.get("REDIS_URL") or self.app.config["REDIS_URL"])
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.stopping and time.monotonic() < deadline:
+                if any(process is None or process.poll() is not None for process in self.workers.processes):
+                    return False
+                if set(self.workers.pids()) <= taking_jobs_pids(redis):
+                    return True
+                time.sleep(0.2)
+            return False
+        finally:
+            redis.close()
+
     def watch(self) -> int:
         """Keep everything running until a signal or the web server's exit; returns the exit code."""
         last_upkeep = 0.0
@@ -164,10 +183,22 @@ def serve(app: Flask, options: ServeOptions, after_up: Callable[[], object] | No
         if not supervisor.wait_until_up():
             log.error("the web server did not come up")
             return 1
-        print(f"PixelForge is running at {supervisor.url}  (API: {supervisor.url}/api/v1, "
-              f"playground: {supervisor.url}/playground/). Press Ctrl-C to stop.", flush=True)
+        _announce_when_workers_take_jobs(supervisor)
         if after_up is not None:
             after_up()
         return supervisor.watch()
     finally:
         supervisor.stop()
+
+
+def _announce_when_workers_take_jobs(supervisor: Supervisor) -> None:
+    """The "running" line once the job workers take jobs, so a job sent after it does not wait for their warm-up;
+    the web answers (health checks, submissions that then queue) from the line before."""
+    if not supervisor.wait_for_workers(timeout=0.5):
+        print(f"PixelForge's web answers at {supervisor.url}; the job worker is loading its installed models…",
+              flush=True)
+        if not supervisor.wait_for_workers(timeout=WORKERS_WARM_TIMEOUT_SECONDS) and not supervisor.stopping:
+            print("The job worker is not taking jobs yet (see its log above); jobs wait in the queue until it does.",
+                  flush=True)
+    print(f"PixelForge is running at {supervisor.url}  (API: {supervisor.url}/api/v1, "
+          f"playground: {supervisor.url}/playground/). Press Ctrl-C to stop.", flush=True)

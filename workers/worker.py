@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 from flask import Flask
@@ -20,7 +18,8 @@ from pixelforge import lifecycle
 from pixelforge.extensions import db
 from pixelforge.upkeep import requeue_missing_jobs, run_upkeep_once_per_cluster
 from pixelforge.models import Job
-from pixelforge.queue import connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat
+from pixelforge.queue import (connect_redis, eviction_policy_problem, job_timeout, record_worker_heartbeat,
+                              worker_name)
 from workers import device
 from workers.tasks import CurrentJob
 from workers.warmup import NewModels
@@ -28,10 +27,6 @@ from workers.warmup import NewModels
 log = logging.getLogger(__name__)
 
 QUEUE_POLL_SECONDS = 1
-
-def worker_name() -> str:
-    return f"{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:6]}"
-
 
 @dataclass(frozen=True)
 class Listening:
