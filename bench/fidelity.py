@@ -16,15 +16,14 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from bench import fidelity_photos as photos
+from bench.service import tests_module
 from bench.table import Row, goal, render
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 WELL_EXPOSED_MAX_DE = 2.0
 FACE_PRECISION_GOAL = 0.9
 SECTION = "7 fidelity"
@@ -115,11 +114,7 @@ def face_rows(quick: bool) -> tuple[list[Row], dict]:
 
 def _real_weights():
     """The tests' real-weights module: U^2-Net fetched once into ~/.cache/pixelforge/weights, and rembg's alpha."""
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    try:
-        import real_weights
-    finally:
-        sys.path.remove(str(REPO_ROOT / "tests"))
+    real_weights = tests_module("real_weights")
     # rembg's import compiles pymatting with numba: cache it where the tests do, not in site-packages.
     os.environ.setdefault("NUMBA_CACHE_DIR", str(real_weights.cache_dir().parent / "numba"))
     return real_weights

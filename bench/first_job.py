@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 from PIL import Image
 
-from bench.service import REPO_ROOT, BenchService
+from bench.service import BenchService, tests_module
 from bench.table import Row, goal, render
 
 SECTION = "8 first job"
@@ -33,28 +33,15 @@ GOAL_EXTRA_S = 2.0
 WARM_LOG_LINE = "worker warm"
 
 
-def _real_weights():
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    try:
-        import real_weights
-    finally:
-        sys.path.remove(str(REPO_ROOT / "tests"))
-    return real_weights
-
-
 def _weights() -> tuple[Path, str]:
     """The real U^2-Net, else a stand-in with its signature; (path, what it is)."""
-    path, why = _real_weights().fetched_file("rembg-u2net")
+    real_weights = tests_module("real_weights")
+    path, why = real_weights.fetched_file("rembg-u2net")
     if path is not None:
         return path, "real U²-Net"
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    try:
-        import model_factories
-    finally:
-        sys.path.remove(str(REPO_ROOT / "tests"))
-    stand_in = _real_weights().cache_dir() / "stand-in" / "u2net.onnx"
+    stand_in = real_weights.cache_dir() / "stand-in" / "u2net.onnx"
     if not stand_in.exists():
-        model_factories.write_u2net_like_onnx(stand_in)
+        tests_module("model_factories").write_u2net_like_onnx(stand_in)
     return stand_in, f"one-layer stand-in ({why})"
 
 
@@ -68,14 +55,10 @@ def _astronaut_png() -> bytes:
 
 def _wait_warm(service: BenchService, timeout: float = 900.0) -> float:
     """Seconds the worker's warm-up took, from its log line (each start of the service writes a new log)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in service.live.log().splitlines():
-            if WARM_LOG_LINE in line:
-                words = line.split(WARM_LOG_LINE, 1)[1].split()
-                return float(words[1]) if len(words) > 1 and words[0] == "in" else 0.0
-        time.sleep(0.5)
-    raise TimeoutError(f"the worker did not report warm within {timeout} s:\n{service.live.log()[-2000:]}")
+    log = service.live.wait_for_log(WARM_LOG_LINE, timeout)
+    line = next(line for line in log.splitlines() if WARM_LOG_LINE in line)
+    words = line.split(WARM_LOG_LINE, 1)[1].split()
+    return float(words[1]) if len(words) > 1 and words[0] == "in" else 0.0
 
 
 def _job_seconds(service: BenchService, image: bytes, timeout: float = 900.0) -> float:
@@ -128,10 +111,11 @@ def run(quick: bool) -> tuple[list[Row], dict]:
     image = _astronaut_png()
     rows = [Row(SECTION, "model", what, "", str(weights))]
     service = BenchService()
-    installed = _real_weights().install(weights, "rembg-u2net", service.instance / "models")
+    real_weights = tests_module("real_weights")
+    installed = real_weights.install(weights, "rembg-u2net", service.instance / "models")
     service.live.env.pop("NUMBA_CACHE_DIR", None)  # the worker's default: <instance>/cache/numba
     if quick:
-        service.live.env["NUMBA_CACHE_DIR"] = str(_real_weights().cache_dir().parent / "numba")
+        service.live.env["NUMBA_CACHE_DIR"] = str(real_weights.cache_dir().parent / "numba")
     extras = []
     try:
         service.start()

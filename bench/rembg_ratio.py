@@ -26,7 +26,7 @@ import requests
 from PIL import Image
 
 from bench.fidelity_photos import photo
-from bench.service import BenchService
+from bench.service import BenchService, tests_module
 from bench.table import Row, goal, render
 
 SECTION = "9 rembg s"
@@ -35,9 +35,7 @@ GOAL_RATIO = 0.8
 
 
 def _real_u2net() -> tuple[Path | None, str]:
-    from bench.first_job import _real_weights
-
-    return _real_weights().fetched_file("rembg-u2net")
+    return tests_module("real_weights").fetched_file("rembg-u2net")
 
 
 def _png(name: str) -> bytes:
@@ -204,10 +202,9 @@ def run(quick: bool) -> tuple[list[Row], dict]:
         return [Row(SECTION, "rembg_ratio", "n/a", "", f"no real U²-Net: {why}")], {"rembg_ratio": math.nan}
     rounds = 3 if quick else 7
     service = BenchService()
-    from bench.first_job import _real_weights
-
-    _real_weights().install(weights, "rembg-u2net", service.instance / "models")
-    service.live.env["NUMBA_CACHE_DIR"] = str(_real_weights().cache_dir().parent / "numba")  # compiled once per host
+    real_weights = tests_module("real_weights")
+    real_weights.install(weights, "rembg-u2net", service.instance / "models")
+    service.live.env["NUMBA_CACHE_DIR"] = str(real_weights.cache_dir().parent / "numba")  # compiled once per host
     theirs = RembgServer(weights, service.folder)
     try:
         service.start()

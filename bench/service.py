@@ -3,12 +3,14 @@ in-process app bound to the same instance folder, database and Redis, for set-up
 another queue."""
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import requests
@@ -19,13 +21,13 @@ HIGH_RPM = 1_000_000  # the limiter counts every request but never refuses one
 EMAIL = "bench@example.com"
 
 
-def _live_service_class():
+def tests_module(name: str) -> ModuleType:
+    """A helper module of the tests (tests/<name>.py), imported by path: tests/ is not a package."""
     sys.path.insert(0, str(REPO_ROOT / "tests"))
     try:
-        from service import LiveService
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(REPO_ROOT / "tests"))
-    return LiveService
 
 
 def png_bytes(width: int, height: int, seed: int = 0) -> bytes:
@@ -43,8 +45,8 @@ class BenchService:
         self.folder = Path(tempfile.mkdtemp(prefix="pixelforge-bench-"))
         self.instance = self.folder / "instance"
         limits = json.dumps({"pro": {"rpm": HIGH_RPM}})
-        self.live = _live_service_class()(self.instance, env={"PIXELFORGE_PLAN_LIMITS": limits,
-                                                              "PIXELFORGE_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"})
+        env = {"PIXELFORGE_PLAN_LIMITS": limits, "PIXELFORGE_WEBHOOK_ALLOW_HOSTS": "127.0.0.1"}
+        self.live = tests_module("service").LiveService(self.instance, env=env)
         self.key = ""
         self.redis_url = ""
 

@@ -233,6 +233,17 @@ def live_worker(app):
     return publish
 
 
+@pytest.fixture
+def fresh_model_cache():
+    """The worker's model cache empty before and after the test: it starts with nothing loaded, loads its own
+    models and leaves no network in memory for the next test (use with pytest.mark.usefixtures)."""
+    from workers import inference
+
+    inference.clear_model_cache()
+    yield
+    inference.clear_model_cache()
+
+
 # --- images ---------------------------------------------------------------------------------------------
 
 def image_bytes(width: int = 32, height: int = 24, mode: str = "RGB", fmt: str = "PNG", seed: int = 0,

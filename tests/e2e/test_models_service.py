@@ -133,16 +133,6 @@ def test_rembg_model_serves_background_removal(service, tmp_path):
     assert job["engine"] == "model" and job["model"] == "rembg-u2net"
 
 
-def wait_for_log(live, text: str, timeout: float = 600) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = live.log()
-        if text in log:
-            return log
-        time.sleep(0.5)
-    raise AssertionError(f"no {text!r} in the log:\n{live.log()[-3000:]}")
-
-
 def test_real_u2net_is_warmed_at_start_and_gives_rembgs_own_alpha(tmp_path):
     """#18: with the real U^2-Net installed, the worker loads it before its first job, and a job through the live
     service gives the alpha the rembg library gives with the same file (the helmet and the neck kept)."""
@@ -156,7 +146,7 @@ def test_real_u2net_is_warmed_at_start_and_gives_rembgs_own_alpha(tmp_path):
     # pymatting's numba functions are compiled once per host for the tests (a fresh instance would compile again).
     env = {"NUMBA_CACHE_DIR": str(real_weights.cache_dir().parent / "numba")}
     with LiveService(instance, env=env) as live:
-        log = wait_for_log(live, "worker warm in")
+        log = live.wait_for_log("worker warm in", timeout=600)
         assert "rembg-u2net (remove-background)" in log and "FAILED" not in log
         key = live.user_with_key("real-u2net@example.com", credits=5)
         headers = {"Authorization": f"Bearer {key}"}

@@ -5,18 +5,13 @@ import pytest
 import torch
 
 import model_factories as mf
-from workers import cpu_precision, inference
+from workers import cpu_precision
 from workers.device import NonFiniteOutput, run_with_fp32_fallback
 from workers.engines.base import EngineInput
 from workers.inference import run_model_engine
 from workers.inference.upscale import apply_network, get_upscaler, load_upscaler
 
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    inference.clear_model_cache()
-    yield
-    inference.clear_model_cache()
+pytestmark = pytest.mark.usefixtures("fresh_model_cache")
 
 
 def with_policy(monkeypatch, setting: str, native: bool = True) -> None:

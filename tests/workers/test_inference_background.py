@@ -5,17 +5,11 @@ import pytest
 from PIL import Image
 
 import model_factories as mf
-from workers import inference
 from workers.engines.base import EngineInput, EngineUnavailable
 from workers.inference import run_model_engine
 from workers.inference.background import onnx_providers
 
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    inference.clear_model_cache()
-    yield
-    inference.clear_model_cache()
+pytestmark = pytest.mark.usefixtures("fresh_model_cache")
 
 
 @pytest.fixture

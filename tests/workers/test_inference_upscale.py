@@ -11,12 +11,7 @@ from workers.inference import loaded_models, run_model_engine
 from workers.inference.upscale import apply_network, get_upscaler, load_upscaler
 from workers.tiling import run_tiled, tile_boxes
 
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    inference.clear_model_cache()
-    yield
-    inference.clear_model_cache()
+pytestmark = pytest.mark.usefixtures("fresh_model_cache")
 
 
 @pytest.fixture

@@ -13,12 +13,7 @@ from workers.engines.base import EngineInput
 from workers.inference import run_model_engine
 from workers.warmup import describe, use_instance_numba_cache, warm_up
 
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    inference.clear_model_cache()
-    yield
-    inference.clear_model_cache()
+pytestmark = pytest.mark.usefixtures("fresh_model_cache")
 
 
 @pytest.fixture
