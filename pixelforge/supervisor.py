@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from flask import Flask
+from redis.exceptions import RedisError
 
 from pixelforge.child_processes import ChildRegistry, die_with_parent
 from pixelforge.redis_server import EmbeddedRedis
@@ -110,8 +111,12 @@ class Supervisor:
             while not self.stopping and time.monotonic() < deadline:
                 if any(process is None or process.poll() is not None for process in self.workers.processes):
                     return False
-                if set(self.workers.pids()) <= taking_jobs_pids(redis):
-                    return True
+                try:
+                    if set(self.workers.pids()) <= taking_jobs_pids(redis):
+                        return True
+                except RedisError as error:  # an external Redis away: the workers wait for it too
+                    log.warning("cannot see whether the job workers take jobs yet: %s", error)
+                    time.sleep(2)
                 time.sleep(0.2)
             return False
         finally:

@@ -71,3 +71,11 @@ def test_a_worker_that_exits_while_warming_does_not_hold_the_line_back(superviso
     lines = capsys.readouterr().out.splitlines()
     assert time.monotonic() - started < 5
     assert "not taking jobs yet" in lines[-2] and lines[-1].startswith("PixelForge is running at")
+
+
+def test_a_redis_that_cannot_be_reached_does_not_stop_serve(supervisor, capsys, monkeypatch):
+    monkeypatch.setitem(supervisor.env, "REDIS_URL", "redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    monkeypatch.setattr("pixelforge.supervisor.WORKERS_WARM_TIMEOUT_SECONDS", 3.0)
+    _announce_when_workers_take_jobs(supervisor)
+    lines = capsys.readouterr().out.splitlines()
+    assert "not taking jobs yet" in lines[-2] and lines[-1].startswith("PixelForge is running at")
