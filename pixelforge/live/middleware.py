@@ -3,11 +3,14 @@ active job, and the job event stream (stream.py). Anything else passes straight 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
 from pixelforge.live import calls
 from pixelforge.live.hub import JobEventHub
 from pixelforge.models import JobStatus
+
+log = logging.getLogger("pixelforge.requests")
 
 MAX_WAIT_SECONDS = 60
 SUBMISSION = re.compile(r"^/api/v1/([a-z-]+)$")
@@ -101,13 +104,16 @@ class LiveJobs:
             return
         if (held.answer.json() or {}).get("error", {}).get("code") != "job_not_finished":
             return await calls.replay(send, held.answer)
-        gone = calls.watch_disconnect(receive)
+        gone, started = calls.watch_disconnect(receive), asyncio.get_running_loop().time()
         try:
             final = await calls.unless_gone(self.hub().wait_final(job_id, self.download_wait), gone)
         finally:
             calls.stop_watching(gone)
-        if not final:
+        waited = asyncio.get_running_loop().time() - started
+        if not final:  # the 409 logged above is then what the client gets
             return None if gone.is_set() else await calls.replay(send, held.answer)
+        log.info("GET %s: the 409 above was held %.1f s until the job ended; the download follows", scope["path"],
+                 waited)
         await calls.forward(self.app, scope, self.token, scope["path"], scope.get("query_string", b""), send)
 
 

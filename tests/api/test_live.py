@@ -155,8 +155,10 @@ def test_prefer_wait_keeps_the_apis_errors(app, api, live_app, case):
     assert set(response.json()["error"]) == {"code", "message", "param", "request_id"}
 
 
-def test_a_download_straight_after_submitting_gets_the_image(app, api, live_app):
-    """The seed's curl flow typed straight through: submit, then download (no polling in between)."""
+def test_a_download_straight_after_submitting_gets_the_image(app, api, live_app, caplog):
+    """The seed's curl flow typed straight through: submit, then download (no polling in between); the log says
+    the 409 it shows for the first try was held, not sent."""
+    caplog.set_level("INFO", logger="pixelforge.requests")
     asgi = live_app()
 
     async def main():
@@ -168,6 +170,8 @@ def test_a_download_straight_after_submitting_gets_the_image(app, api, live_app)
     response = checked(app, serve(main))
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(response.content)).size == (64, 48)
+    lines = [record.getMessage() for record in caplog.records if "/download" in record.getMessage()]
+    assert lines[0].endswith("/download -> 409") and "the 409 above was held" in lines[1], lines
 
 
 def test_a_download_that_waits_too_long_is_still_409(app, api, live_app):
