@@ -14,7 +14,8 @@ SECTIONS = ("overhead", "polling", "notify", "encoding", "warm", "engines", "lar
 
 
 class Settings:
-    """How much each section does: --quick finishes within about a minute on a 2-core machine."""
+    """How much each section does: --quick finishes in 3-4 minutes on a 2-core machine (sections 9 and 10 run
+    real-size models)."""
 
     def __init__(self, quick: bool):
         self.quick = quick
@@ -76,7 +77,7 @@ def _figure(value: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repetitions (3-4 minutes)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     args = parser.parse_args(argv)
     wanted = set(args.only.split(","))

@@ -26,7 +26,7 @@ import numpy as np
 
 from bench.table import Row, goal, render
 
-SECTION = "9 CPU speed"
+SECTION = "10 CPU speed"
 ADOPT_DB = 45.0
 SPEEDUP_GOAL = 5.0
 WORKER_FLOAT32, WORKER_AUTO = "worker path, CPU_PRECISION=float32", "worker path, auto (adopted)"
