@@ -151,7 +151,7 @@ def start_first_start_pull(instance: Path, models_dir: Path, device: str) -> thr
 def begin(app, offline: bool, force: bool) -> threading.Thread | None:
     """What `serve` runs once its web answers: the pull in the background when this start should pull, else the
     line that says why not (nothing at all on an ordinary later start)."""
-    from pixelforge.cli.models import _guess_device
+    from pixelforge.cli.models import guess_device
 
     instance = Path(app.instance_path)
     pull, why_not = pull_decision(instance, app.config["PULL_MODELS_ON_START"], offline, force)
@@ -159,4 +159,4 @@ def begin(app, offline: bool, force: bool) -> threading.Thread | None:
         click.echo(why_not, err=True)
     if not pull:
         return None
-    return start_first_start_pull(instance, Path(app.config["MODELS_DIR"]), _guess_device())
+    return start_first_start_pull(instance, Path(app.config["MODELS_DIR"]), guess_device())

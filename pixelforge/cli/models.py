@@ -52,7 +52,7 @@ def _human(size: int | None) -> str:
     return "?"
 
 
-def _guess_device() -> str:
+def guess_device() -> str:
     """The worker's device without importing torch: PIXELFORGE_DEVICE, else an NVIDIA driver present."""
     from pixelforge.config import worker_environment
 
@@ -73,7 +73,7 @@ def models() -> None:
 def list_models(device: str) -> None:
     """Show every known model, whether it is installed, and which engine serves each operation now."""
     folder = models_dir()
-    device = _guess_device() if device == "auto" else device
+    device = guess_device() if device == "auto" else device
     rows = [("NAME", "OPERATION", "STATUS", "SIZE", "CHECKSUM", "LICENCE")]
     for e in reg.REGISTRY:
         installed = reg.is_installed(e.name, folder)
