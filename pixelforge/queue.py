@@ -110,9 +110,9 @@ def taking_jobs_pids(redis: Redis) -> set[int]:
 
     pids = set()
     for key in Worker.all_keys(connection=redis):
-        host, pid, _suffix = (key.removeprefix(Worker.redis_worker_namespace_prefix).rsplit(".", 2) + ["", ""])[:3]
-        if host == socket.gethostname() and pid.isdigit():
-            pids.add(int(pid))
+        parts = key.removeprefix(Worker.redis_worker_namespace_prefix).rsplit(".", 2)  # a host name has dots too
+        if len(parts) == 3 and parts[0] == socket.gethostname() and parts[1].isdigit():
+            pids.add(int(parts[1]))
     return pids
 
 

@@ -189,7 +189,7 @@ def serve(app: Flask, options: ServeOptions, after_up: Callable[[], object] | No
             log.error("the web server did not come up")
             return 1
         _announce_when_workers_take_jobs(supervisor)
-        if after_up is not None:
+        if after_up is not None and not supervisor.stopping:
             after_up()
         return supervisor.watch()
     finally:
@@ -199,11 +199,15 @@ def serve(app: Flask, options: ServeOptions, after_up: Callable[[], object] | No
 def _announce_when_workers_take_jobs(supervisor: Supervisor) -> None:
     """The "running" line once the job workers take jobs, so a job sent after it does not wait for their warm-up;
     the web answers (health checks, submissions that then queue) from the line before."""
-    if not supervisor.wait_for_workers(timeout=0.5):
+    ready = supervisor.wait_for_workers(timeout=0.5)
+    if not ready and not supervisor.stopping:
         print(f"PixelForge's web answers at {supervisor.url}; the job worker is loading its installed models…",
               flush=True)
-        if not supervisor.wait_for_workers(timeout=WORKERS_WARM_TIMEOUT_SECONDS) and not supervisor.stopping:
-            print("The job worker is not taking jobs yet (see its log above); jobs wait in the queue until it does.",
-                  flush=True)
+        ready = supervisor.wait_for_workers(timeout=WORKERS_WARM_TIMEOUT_SECONDS)
+    if supervisor.stopping:  # Ctrl-C while the workers warmed up
+        return
+    if not ready:
+        print("The job worker is not taking jobs yet (see its log above); jobs wait in the queue until it does.",
+              flush=True)
     print(f"PixelForge is running at {supervisor.url}  (API: {supervisor.url}/api/v1, "
           f"playground: {supervisor.url}/playground/). Press Ctrl-C to stop.", flush=True)

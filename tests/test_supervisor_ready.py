@@ -79,3 +79,10 @@ def test_a_redis_that_cannot_be_reached_does_not_stop_serve(supervisor, capsys, 
     _announce_when_workers_take_jobs(supervisor)
     lines = capsys.readouterr().out.splitlines()
     assert "not taking jobs yet" in lines[-2] and lines[-1].startswith("PixelForge is running at")
+
+
+def test_ctrl_c_while_the_workers_warm_up_announces_nothing(supervisor, capsys):
+    threading.Timer(1.0, lambda: setattr(supervisor, "stopping", True)).start()  # what serve's SIGINT handler does
+    _announce_when_workers_take_jobs(supervisor)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and "loading its installed models" in lines[0]
