@@ -124,24 +124,32 @@ def describe(warmed: list[WarmedModel], seconds: float) -> str:
 
 class NewModels:
     """Models installed while the worker runs (`serve`'s first-start pull, `models pull` on a live host): the
-    heartbeat notices them, the worker's own thread warms them between jobs (numba's compile and the model load
-    are not paid by a job), and only then does the heartbeat listen on their queues and publish them."""
+    heartbeat notices them, a thread of their own warms them (numba's compile and the model load are not paid by a
+    job, and the jobs on the queues this worker already hears go on meanwhile: a first start's compile took 42 s),
+    and only then does the heartbeat listen on their queues and publish them."""
 
     def __init__(self, warm: tuple[str, ...]):
         self.lock = threading.Lock()
         self.warmed, self.pending = set(warm), set()
+        self.warming: threading.Thread | None = None
 
     def ready(self, installed: tuple[str, ...]) -> tuple[str, ...]:
-        """The installed models that are warm; the others are left for the worker's thread to warm."""
+        """The installed models that are warm; the others are left for warm_pending."""
         with self.lock:
             self.pending = {name for name in installed if name not in self.warmed}
             return tuple(name for name in installed if name in self.warmed)
 
     def warm_pending(self, models_dir: str) -> None:
+        """Start warming the models installed since, unless a warm-up is still at it."""
         with self.lock:
+            if not self.pending or (self.warming is not None and self.warming.is_alive()):
+                return
             names = set(self.pending)
-        if not names:
-            return
+            self.warming = threading.Thread(target=self._warm_in_thread, args=(models_dir, names), daemon=True,
+                                            name="pixelforge-warm-new-models")
+            self.warming.start()
+
+    def _warm_in_thread(self, models_dir: str, names: set[str]) -> None:
         started = time.monotonic()
         warmed = warm_up(models_dir, only=names)
         log.info("newly installed: %s", describe(warmed, time.monotonic() - started))

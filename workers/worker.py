@@ -206,8 +206,8 @@ def device_sized_worker_class():
         models_dir: str = ""
 
         def heartbeat(self, *args, **kwargs):
-            # RQ beats at every poll of an idle worker: there, between jobs and in this thread, models installed
-            # since are warmed (nothing runs beside the warm-up, and no job pays for it)
+            # RQ beats at every poll of an idle worker: there models installed since start warming, in a thread
+            # of their own (no job pays for it, and the queues this worker hears already are not held up)
             if self.new_models is not None and self.get_state() == WorkerStatus.IDLE:
                 self.new_models.warm_pending(self.models_dir)
             return super().heartbeat(*args, **kwargs)

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 
@@ -88,8 +90,8 @@ def test_compiled_functions_are_cached_in_the_instance_folder(tmp_path, numba_fi
 
 
 def test_a_model_installed_while_the_worker_runs_is_warmed_before_its_queue_is_heard(tmp_path, redis_server):
-    """`serve`'s first-start pull installs models into a running worker's folder: the heartbeat notices, the
-    worker's own thread warms them between jobs (through the RQ poll), and only then does it listen for them."""
+    """`serve`'s first-start pull installs models into a running worker's folder: the heartbeat notices, an idle
+    worker's poll starts warming them in a thread, and only then does it listen for them."""
     from redis import Redis
     from rq import Queue
 
@@ -107,7 +109,50 @@ def test_a_model_installed_while_the_worker_runs_is_warmed_before_its_queue_is_h
                                          name="warm-test")
     worker.new_models, worker.models_dir = new_models, str(tmp_path)
     worker.dequeue_job_and_maintain_ttl(1, max_idle_time=2)  # an idle worker's polls
+    assert wait_until_ready(new_models, ("rembg-u2net",))
     assert {name for name, _ in inference.loaded_models()} == {"rembg-u2net"}
-    assert new_models.ready(("rembg-u2net",)) == ("rembg-u2net",)
     worker.dequeue_job_and_maintain_ttl(1, max_idle_time=1)  # nothing left to warm: nothing loads again
-    assert len(inference.loaded_models()) == 1
+    assert not new_models.warming.is_alive() and len(inference.loaded_models()) == 1
+
+
+def wait_until_ready(new_models, installed: tuple[str, ...], timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if new_models.ready(installed) == installed:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_jobs_on_the_queues_a_worker_hears_run_while_a_new_model_warms(tmp_path, redis_server, monkeypatch):
+    """A first start's numba compile took 42 s: the worker's other queues must not wait for it."""
+    from redis import Redis
+    from rq import Queue
+
+    from workers import warmup
+    from workers.warmup import NewModels
+    from workers.worker import device_sized_worker_class
+
+    compiled = threading.Event()
+
+    def slow_warm_up(models_dir, only=None):  # stands in for the compile; ends when the test says so
+        compiled.wait(30)
+        return []
+
+    monkeypatch.setattr(warmup, "warm_up", slow_warm_up)
+    new_models = NewModels(())
+    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")
+    assert new_models.ready(("rembg-u2net",)) == ()
+    redis = Redis.from_url(redis_server.url)
+    queue = Queue("pixelforge-test-heard", connection=redis)
+    job = queue.enqueue("builtins.len", "abc")
+    worker = device_sized_worker_class()([queue], connection=redis, name="warm-test-busy")
+    worker.new_models, worker.models_dir = new_models, str(tmp_path)
+    new_models.warm_pending(str(tmp_path))  # what an idle worker's poll does (the test above)
+    started = time.monotonic()
+    worker.work(burst=True)
+    assert time.monotonic() - started < 20
+    assert job.get_status(refresh=True) == "finished" and job.return_value() == 3
+    assert new_models.ready(("rembg-u2net",)) == ()  # still warming: its queue is not heard yet
+    compiled.set()
+    assert wait_until_ready(new_models, ("rembg-u2net",))
