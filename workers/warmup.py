@@ -132,6 +132,7 @@ class NewModels:
         self.lock = threading.Lock()
         self.warmed, self.pending = set(warm), set()
         self.warming: threading.Thread | None = None
+        self.warming_names: set[str] = set()
 
     def ready(self, installed: tuple[str, ...]) -> tuple[str, ...]:
         """The installed models that are warm; the others are left for warm_pending."""
@@ -144,10 +145,25 @@ class NewModels:
         with self.lock:
             if not self.pending or (self.warming is not None and self.warming.is_alive()):
                 return
-            names = set(self.pending)
+            names = self.warming_names = set(self.pending)
             self.warming = threading.Thread(target=self._warm_in_thread, args=(models_dir, names), daemon=True,
                                             name="pixelforge-warm-new-models")
             self.warming.start()
+
+    def hold_until_warm(self, operation: str, params: dict, models_dir: str) -> None:
+        """Before a job's time limit starts: a job whose model is still warming (it came through the general
+        queue) waits for it here, as it would have in the queue, rather than paying numba's compile in its limit."""
+        with self.lock:
+            thread, names = self.warming, set(self.warming_names)
+        if thread is None or not thread.is_alive():
+            return
+        from pixelforge.model_registry import installed_model_for
+        from workers.device import device_name
+
+        model = installed_model_for(operation, params, Path(models_dir), device_name())
+        if model in names:
+            log.info("a %s job waits for %s to finish warming", operation, model)
+            thread.join()
 
     def _warm_in_thread(self, models_dir: str, names: set[str]) -> None:
         started = time.monotonic()

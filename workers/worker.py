@@ -215,6 +215,8 @@ def device_sized_worker_class():
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
             if operation:
+                if self.new_models is not None:
+                    self.new_models.hold_until_warm(operation, (job.meta or {}).get("params") or {}, self.models_dir)
                 job.timeout = time_limit(job.id, operation, job.meta)
             return super().perform_job(job, queue, *args, **kwargs)
 

@@ -124,8 +124,9 @@ def wait_until_ready(new_models, installed: tuple[str, ...], timeout: float = 60
     return False
 
 
-def test_jobs_on_the_queues_a_worker_hears_run_while_a_new_model_warms(tmp_path, redis_server, monkeypatch):
-    """A first start's numba compile took 42 s: the worker's other queues must not wait for it."""
+def test_other_jobs_run_while_a_new_model_warms_and_its_own_wait_for_it(tmp_path, redis_server, monkeypatch):
+    """A first start's numba compile took 42 s: the worker's other jobs must not wait for it; a job of the model
+    being warmed waits before its time limit starts, as it would have in the queue."""
     from redis import Redis
     from rq import Queue
 
@@ -154,5 +155,12 @@ def test_jobs_on_the_queues_a_worker_hears_run_while_a_new_model_warms(tmp_path,
     assert time.monotonic() - started < 20
     assert job.get_status(refresh=True) == "finished" and job.return_value() == 3
     assert new_models.ready(("rembg-u2net",)) == ()  # still warming: its queue is not heard yet
+
+    new_models.hold_until_warm("upscale", {}, str(tmp_path))  # another model's job is not held
+    held = threading.Thread(target=new_models.hold_until_warm, args=("remove-background", {}, str(tmp_path)))
+    held.start()  # a job of the warming model, come through the general queue: held before its time limit starts
+    held.join(1.0)
+    assert held.is_alive()
     compiled.set()
-    assert wait_until_ready(new_models, ("rembg-u2net",))
+    held.join(10)
+    assert not held.is_alive() and wait_until_ready(new_models, ("rembg-u2net",))
