@@ -190,8 +190,10 @@ class Playground:
                 job_id = self._running.get((request.session_hash or "", slug))
             if job_id is None:
                 return gr.skip()
-            runner.cancel(self.flask_app, int(request.username), job_id)
-            return status_view.cancelling()  # the run's next poll shows the refund
+            job = runner.cancel(self.flask_app, int(request.username), job_id)
+            if job is not None and job.final:  # the run may show this before or after us: the same final panel
+                return status_view.ended_without_result(job, self.public(job.error or ""))
+            return status_view.cancelling()  # the run's next poll shows how it ended
         return cancel
 
     def public(self, message: str) -> str:
