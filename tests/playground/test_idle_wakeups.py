@@ -7,7 +7,7 @@ import time
 import pytest
 
 IDLE_SECONDS = 1.5
-MOST_WAKEUPS_PER_SECOND = 150  # Gradio's own defaults poll 1,000 + 100 times a second; ours 50 + 10
+MOST_WAKEUPS_PER_SECOND = 300  # Gradio's own defaults poll 1,000 + 100 times a second; ours 50 + 100
 
 
 @pytest.fixture
