@@ -6,7 +6,6 @@ from pathlib import Path
 
 PATH = "/playground"
 HERE = Path(__file__).parent
-QUEUE_IDLE_POLL_SECONDS = 0.02  # Gradio looks for queued clicks every 1 ms on Linux (50 ms on Windows)
 
 
 def mount_playground(root, flask_app) -> None:
@@ -29,7 +28,6 @@ def mount_playground(root, flask_app) -> None:
                             concurrency=int(flask_app.config["PLAYGROUND_CONCURRENCY"]))
     blocks = playground.build()
     blocks.queue(default_concurrency_limit=4)
-    _poll_less(blocks)
     root.add_middleware(SignInRedirect, reader=reader, prefix=PATH)
     gr.mount_gradio_app(root, blocks, path=PATH, auth_dependency=reader.gradio_user, theme=playground_theme(),
                         css=(HERE / "playground.css").read_text(encoding="utf-8"), footer_links=[],
@@ -44,15 +42,6 @@ def mount_playground(root, flask_app) -> None:
     handed_out, sessions = HandedOut(RESULT_FILES_KEEP_SECONDS), SessionOwners()
     _guard_mount(root, reader, uploads, handed_out, sessions)
     start_sweeper(uploads, handed_out, sessions)
-
-
-def _poll_less(blocks) -> None:
-    """Gradio's queue polls every millisecond while nobody uses it, which kept an idle web process at ~4 % of a
-    core; 20 ms is at most that much more before a click, whose job then takes seconds. Gradio has no public
-    setting for it: the queue reads the attribute on every turn of its loop. Its progress loop (every 10 ms) stays:
-    at 100 ms a run's last update was held back for minutes (tests/browser/test_playground_runs.py caught it)."""
-    queue = blocks._queue
-    queue.sleep_when_free = max(queue.sleep_when_free, QUEUE_IDLE_POLL_SECONDS)
 
 
 def playground_theme():
