@@ -74,8 +74,8 @@ class Playground:
                              api_visibility="private", show_progress="hidden", concurrency_id="runs",
                              concurrency_limit=self.concurrency)
         run.then(self.account_line, outputs=account, api_visibility="private", show_progress="hidden")
-        tool.cancel.click(self._cancel_handler(tool.slug), outputs=tool.status, api_visibility="private",
-                          show_progress="hidden")
+        tool.cancel.click(self._cancel_handler(tool.slug), outputs=[tool.status, tool.cancel],
+                          api_visibility="private", show_progress="hidden")
         for spec, component in zip(tool.operation.params, tool.params):
             if getattr(spec, "choices", None):  # a choice can change the engine (a scale, a model)
                 component.change(self._note_handler(tool), tool.params, tool.note, api_visibility="private",
@@ -189,11 +189,11 @@ class Playground:
             with self._lock:
                 job_id = self._running.get((request.session_hash or "", slug))
             if job_id is None:
-                return gr.skip()
+                return gr.skip(), gr.skip()
             job = runner.cancel(self.flask_app, int(request.username), job_id)
-            if job is not None and job.final:  # the run may show this before or after us: the same final panel
-                return status_view.ended_without_result(job, self.public(job.error or ""))
-            return status_view.cancelling()  # the run's next poll shows how it ended
+            if job is not None and job.final:  # the run may show this before or after us: the same final page
+                return status_view.ended_without_result(job, self.public(job.error or "")), gr.update(visible=False)
+            return status_view.cancelling(), gr.skip()  # the run's next poll shows how it ended
         return cancel
 
     def public(self, message: str) -> str:

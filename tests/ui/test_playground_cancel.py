@@ -1,6 +1,7 @@
 """Cancel in the playground: its answer and the run's own last update may reach the page in either order, and
 whichever comes last must still say the job ended (a "Cancelling…" arriving after the run's "Cancelled" left the
-page stuck on it: seen in CI)."""
+page stuck on it: seen in CI) and leave no Cancel button beside it (a "Cancelled" panel with the button still
+showing: seen in CI too)."""
 from __future__ import annotations
 
 import types
@@ -23,7 +24,9 @@ def test_cancel_answers_with_the_final_panel_so_the_order_of_updates_does_not_ma
     assert 'data-state="sending"' in next(run)[0]
     assert 'data-state="queued"' in next(run)[0]  # submitted, no worker here: the run follows a queued job
 
-    answer = playground._cancel_handler("upscale")(request)
+    answer, button = playground._cancel_handler("upscale")(request)
     assert 'data-state="cancelled"' in answer and "1 credit was refunded" in answer
-    last = list(run)[-1][0]  # the run's own last update, which may reach the page first
-    assert 'data-state="cancelled"' in last and "1 credit was refunded" in last
+    assert button == {"__type__": "update", "visible": False}
+    last = list(run)[-1]  # the run's own last update, which may reach the page first
+    assert 'data-state="cancelled"' in last[0] and "1 credit was refunded" in last[0]
+    assert last[2] == {"__type__": "update", "visible": False}
