@@ -126,7 +126,8 @@ class NewModels:
     """Models installed while the worker runs (`serve`'s first-start pull, `models pull` on a live host): the
     heartbeat notices them, a thread of their own warms them (numba's compile and the model load are not paid by a
     job, and the jobs on the queues this worker already hears go on meanwhile: a first start's compile took 42 s),
-    and only then does the heartbeat listen on their queues and publish them."""
+    and only then does the heartbeat listen on their queues and publish them. A job for a model still warming
+    waits on that model's queue (the worker's wait_for_warm_model)."""
 
     def __init__(self, warm: tuple[str, ...]):
         self.lock = threading.Lock()
@@ -150,20 +151,18 @@ class NewModels:
                                             name="pixelforge-warm-new-models")
             self.warming.start()
 
-    def hold_until_warm(self, operation: str, params: dict, models_dir: str) -> None:
-        """Before a job's time limit starts: a job whose model is still warming (it came through the general
-        queue) waits for it here, as it would have in the queue, rather than paying numba's compile in its limit."""
+    def warming_model(self, operation: str, params: dict, models_dir: str) -> str | None:
+        """The model a job of this operation would run on here, when that model is still warming (the job came
+        through the general queue because no worker had published the model yet); None otherwise."""
         with self.lock:
             thread, names = self.warming, set(self.warming_names)
         if thread is None or not thread.is_alive():
-            return
+            return None
         from pixelforge.model_registry import installed_model_for
         from workers.device import device_name
 
         model = installed_model_for(operation, params, Path(models_dir), device_name())
-        if model in names:
-            log.info("a %s job waits for %s to finish warming", operation, model)
-            thread.join()
+        return model if model in names else None
 
     def _warm_in_thread(self, models_dir: str, names: set[str]) -> None:
         started = time.monotonic()

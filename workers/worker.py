@@ -204,6 +204,7 @@ def device_sized_worker_class():
 
         new_models: NewModels | None = None
         models_dir: str = ""
+        queue_base: str = "pixelforge"  # QUEUE_NAME: model queues are named after it
 
         def heartbeat(self, *args, **kwargs):
             # RQ beats at every poll of an idle worker: there models installed since start warming, in a thread
@@ -212,11 +213,34 @@ def device_sized_worker_class():
                 self.new_models.warm_pending(self.models_dir)
             return super().heartbeat(*args, **kwargs)
 
+        def execute_job(self, job, queue):
+            meta = job.meta or {}
+            if self.new_models is not None and meta.get("operation"):
+                model = self.new_models.warming_model(meta["operation"], meta.get("params") or {}, self.models_dir)
+                if model is not None:
+                    self.wait_for_warm_model(job, queue, model)
+                    return
+            super().execute_job(job, queue)
+
+        def wait_for_warm_model(self, job, queue, model: str) -> None:
+            """Hand a job whose model is still warming here to that model's queue, at its front: this worker
+            hears that queue once the model is warm (or another worker that has it warm takes it first), and goes
+            on meanwhile with the jobs behind it rather than holding them for the warm-up. One transaction: the
+            job is on exactly one queue whatever happens."""
+            from rq import Queue
+
+            from pixelforge.queue import model_queue_name
+
+            target = Queue(model_queue_name(self.queue_base, model), connection=self.connection)
+            with self.connection.pipeline() as pipe:
+                target.enqueue_job(job, pipeline=pipe, at_front=True)
+                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
+                pipe.execute()
+            log.info("job %s waits on %s while %s warms", job.id, target.name, model)
+
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")
             if operation:
-                if self.new_models is not None:
-                    self.new_models.hold_until_warm(operation, (job.meta or {}).get("params") or {}, self.models_dir)
                 job.timeout = time_limit(job.id, operation, job.meta)
             return super().perform_job(job, queue, *args, **kwargs)
 
@@ -281,6 +305,7 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
             worker = device_sized_worker_class()([Queue(q, connection=redis) for q in listening.queues],
                                                  connection=redis, name=name)
             worker.new_models, worker.models_dir = heartbeat.new_models, app.config["MODELS_DIR"]
+            worker.queue_base = app.config["QUEUE_NAME"]
             heartbeat.rq_worker = worker
             worker.work(burst=burst, max_jobs=max_jobs or app.config["WORKER_MAX_JOBS"], logging_level="WARNING")
     finally:
