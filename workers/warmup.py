@@ -127,9 +127,10 @@ class NewModels:
     heartbeat notices them, a thread of their own warms them (numba's compile and the model load are not paid by a
     job, and the jobs on the queues this worker already hears go on meanwhile: a first start's compile took 42 s),
     and only then does the heartbeat listen on their queues and publish them. A job for a model still warming
-    waits on that model's queue (the worker's wait_for_warm_model)."""
+    waits on that model's queue (not_yet_warm, the worker's wait_for_warm_model)."""
 
-    def __init__(self, warm: tuple[str, ...]):
+    def __init__(self, warm: tuple[str, ...], hears_model_queues: bool = True):
+        self.hears_model_queues = hears_model_queues
         self.lock = threading.Lock()
         self.warmed, self.pending = set(warm), set()
         self.warming: threading.Thread | None = None
@@ -151,18 +152,23 @@ class NewModels:
                                             name="pixelforge-warm-new-models")
             self.warming.start()
 
-    def warming_model(self, operation: str, params: dict, models_dir: str) -> str | None:
-        """The model a job of this operation would run on here, when that model is still warming (the job came
-        through the general queue because no worker had published the model yet); None otherwise."""
-        with self.lock:
-            thread, names = self.warming, set(self.warming_names)
-        if thread is None or not thread.is_alive():
+    def not_yet_warm(self, operation: str, params: dict, models_dir: str) -> str | None:
+        """The model a job of this operation would run on here, when it was installed while the worker runs and is
+        not warm yet (the job came through the general queue: no worker had published the model); its warm-up
+        starts now if it has not. None when the model is warm, when a classical engine serves, or when this worker
+        never hears model queues (--queues general: it runs every job as it comes)."""
+        if not self.hears_model_queues:
             return None
         from pixelforge.model_registry import installed_model_for
         from workers.device import device_name
 
         model = installed_model_for(operation, params, Path(models_dir), device_name())
-        return model if model in names else None
+        with self.lock:
+            if model is None or model in self.warmed:
+                return None
+            self.pending.add(model)  # the heartbeat may not have noticed it yet
+        self.warm_pending(models_dir)
+        return model
 
     def _warm_in_thread(self, models_dir: str, names: set[str]) -> None:
         started = time.monotonic()

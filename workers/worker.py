@@ -56,7 +56,8 @@ class Heartbeat(threading.Thread):
         self.stopping = threading.Event()
         self.redis_was_down = False
         self.rq_worker = None  # set once the RQ worker exists: its queues follow the models folder
-        self.new_models = NewModels(listening.models if listening else ())
+        self.new_models = NewModels(listening.models if listening else (),
+                                    hears_model_queues=listening is None or listening.choice != "general")
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
@@ -216,27 +217,28 @@ def device_sized_worker_class():
         def execute_job(self, job, queue):
             meta = job.meta or {}
             if self.new_models is not None and meta.get("operation"):
-                model = self.new_models.warming_model(meta["operation"], meta.get("params") or {}, self.models_dir)
+                model = self.new_models.not_yet_warm(meta["operation"], meta.get("params") or {}, self.models_dir)
                 if model is not None:
                     self.wait_for_warm_model(job, queue, model)
                     return
             super().execute_job(job, queue)
 
         def wait_for_warm_model(self, job, queue, model: str) -> None:
-            """Hand a job whose model is still warming here to that model's queue, at its front: this worker
-            hears that queue once the model is warm (or another worker that has it warm takes it first), and goes
-            on meanwhile with the jobs behind it rather than holding them for the warm-up. One transaction: the
-            job is on exactly one queue whatever happens."""
+            """Hand a job whose model is not warm here yet to that model's queue: this worker hears that queue
+            once the model is warm (or another worker that has it warm takes it first), and goes on meanwhile with
+            the jobs behind it rather than holding them for the warm-up (numba's compile on a first start: 43 s).
+            The queue is new (no worker had published the model), so jobs handed on keep their order. One
+            transaction: the job is on exactly one queue whatever happens."""
             from rq import Queue
 
             from pixelforge.queue import model_queue_name
 
             target = Queue(model_queue_name(self.queue_base, model), connection=self.connection)
             with self.connection.pipeline() as pipe:
-                target.enqueue_job(job, pipeline=pipe, at_front=True)
+                target.enqueue_job(job, pipeline=pipe)
                 pipe.lrem(queue.intermediate_queue_key, 1, job.id)
                 pipe.execute()
-            log.info("job %s waits on %s while %s warms", job.id, target.name, model)
+            log.info("job %s waits on %s until %s is warm here", job.id, target.name, model)
 
         def perform_job(self, job, queue, *args, **kwargs):
             operation = (job.meta or {}).get("operation")

@@ -126,10 +126,11 @@ def wait_until_ready(new_models, installed: tuple[str, ...], timeout: float = 60
 
 def test_other_jobs_run_while_a_new_model_warms_and_its_own_wait_on_its_queue(app, tmp_path, redis_server,
                                                                               monkeypatch):
-    """A first start's numba compile took 42 s: the worker's other jobs must not wait for it. A job of the model
-    being warmed (it came through the general queue: no worker had published the model) is handed to that model's
-    queue, at its front, and runs once the worker hears that queue: the jobs behind it are not held meanwhile (an
-    enhance sent 2 s after a remove-background took 44.6 s when the worker held it)."""
+    """A first start's numba compile took 43 s: the worker's other jobs must not wait for it. A job of a model
+    installed while the worker runs and not warm yet (it came through the general queue: no worker had published
+    the model) starts the warm-up if need be and is handed to that model's queue, in order, to run once the worker
+    hears that queue; the jobs behind it are not held meanwhile (by hand, an enhance sent 2 s after the first
+    remove-background took 43 s when the worker ran that job cold)."""
     from redis import Redis
     from rq import Queue
 
@@ -146,28 +147,29 @@ def test_other_jobs_run_while_a_new_model_warms_and_its_own_wait_on_its_queue(ap
 
     monkeypatch.setattr(warmup, "warm_up", slow_warm_up)
     new_models = NewModels(())
-    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")
-    assert new_models.ready(("rembg-u2net",)) == ()
+    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")  # the pull lands; no heartbeat noticed yet
     redis = Redis.from_url(redis_server.url)
     general = Queue("pixelforge-test-general", connection=redis)
-    model_queue = Queue(model_queue_name("pixelforge-test-general", "rembg-u2net"), connection=redis)
+    model_queue = Queue(model_queue_name(general.name, "rembg-u2net"), connection=redis)
     meta = {"params": {}, "pixels": 16}
-    cut_out = general.enqueue("builtins.len", "abcd", meta={"operation": "remove-background", **meta})
+    first = general.enqueue("builtins.len", "abcd", meta={"operation": "remove-background", **meta})
     other = general.enqueue("builtins.len", "abc", meta={"operation": "upscale", **meta})
+    second = general.enqueue("builtins.len", "abcde", meta={"operation": "remove-background", **meta})
     worker = device_sized_worker_class()([general], connection=redis, name="warm-test-busy")
     worker.new_models, worker.models_dir, worker.queue_base = new_models, str(tmp_path), general.name
-    new_models.warm_pending(str(tmp_path))  # what an idle worker's poll does (the test above)
     started = time.monotonic()
     with app.app_context():
         worker.work(burst=True)
     assert time.monotonic() - started < 20
     assert other.get_status(refresh=True) == "finished" and other.return_value() == 3
+    assert new_models.warming.is_alive()  # the first job of the model started its warm-up
     assert new_models.ready(("rembg-u2net",)) == ()  # still warming: its queue is not heard yet
-    cut_out.refresh()
-    assert cut_out.get_status() == "queued" and cut_out.origin == model_queue.name
-    assert model_queue.job_ids == [cut_out.id]  # on exactly one queue, nothing left behind
+    assert model_queue.job_ids == [first.id, second.id]  # in order, each on exactly one queue, nothing left behind
     assert general.job_ids == [] and redis.lrange(general.intermediate_queue_key, 0, -1) == []
-    assert cut_out.meta["operation"] == "remove-background"  # still sized like itself when it runs
+    for job in (first, second):
+        job.refresh()
+        assert job.get_status() == "queued" and job.origin == model_queue.name
+        assert job.meta["operation"] == "remove-background"  # still sized like itself when it runs
 
     compiled.set()
     assert wait_until_ready(new_models, ("rembg-u2net",))
@@ -175,4 +177,15 @@ def test_other_jobs_run_while_a_new_model_warms_and_its_own_wait_on_its_queue(ap
     worker.new_models, worker.models_dir, worker.queue_base = new_models, str(tmp_path), general.name
     with app.app_context():
         worker.work(burst=True)  # what the worker does once it hears the model's queue
-    assert cut_out.get_status(refresh=True) == "finished" and cut_out.return_value() == 4
+    assert first.get_status(refresh=True) == "finished" and first.return_value() == 4
+    assert second.get_status(refresh=True) == "finished" and second.return_value() == 5
+
+
+def test_a_worker_that_never_hears_model_queues_runs_every_job_as_it_comes(tmp_path):
+    """`worker --queues general` listens on no model queue: handing it a job there would strand the job."""
+    from workers.warmup import NewModels
+
+    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")
+    assert NewModels((), hears_model_queues=False).not_yet_warm("remove-background", {}, str(tmp_path)) is None
+    assert NewModels(("rembg-u2net",)).not_yet_warm("remove-background", {}, str(tmp_path)) is None  # warm
+    assert NewModels(()).not_yet_warm("enhance", {}, str(tmp_path)) is None  # classical: no model to wait for
