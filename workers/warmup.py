@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -129,8 +130,10 @@ class NewModels:
     and only then does the heartbeat listen on their queues and publish them. A job for a model still warming
     waits on that model's queue (not_yet_warm, the worker's wait_for_warm_model)."""
 
-    def __init__(self, warm: tuple[str, ...], hears_model_queues: bool = True):
+    def __init__(self, warm: tuple[str, ...], hears_model_queues: bool = True,
+                 on_warm: Callable[[], None] | None = None):
         self.hears_model_queues = hears_model_queues
+        self.on_warm = on_warm  # the heartbeat's: listen for the warm models now, not at its next beat
         self.lock = threading.Lock()
         self.warmed, self.pending = set(warm), set()
         self.warming: threading.Thread | None = None
@@ -177,3 +180,5 @@ class NewModels:
         with self.lock:
             self.warmed |= names  # warmed or not (a model that failed to warm is tried by its first job)
             self.pending -= names
+        if self.on_warm is not None:
+            self.on_warm()

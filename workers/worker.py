@@ -54,10 +54,12 @@ class Heartbeat(threading.Thread):
         super().__init__(name="pixelforge-heartbeat", daemon=True)
         self.app, self.redis, self.worker, self.listening = app, redis, name, listening
         self.stopping = threading.Event()
+        self.beat_now = threading.Event()  # set to beat before the interval is up (a stop, a model just warmed)
         self.redis_was_down = False
         self.rq_worker = None  # set once the RQ worker exists: its queues follow the models folder
         self.new_models = NewModels(listening.models if listening else (),
-                                    hears_model_queues=listening is None or listening.choice != "general")
+                                    hears_model_queues=listening is None or listening.choice != "general",
+                                    on_warm=self.beat_now.set)
 
     def run(self) -> None:
         interval = self.app.config["WORKER_HEARTBEAT_SECONDS"]
@@ -68,7 +70,12 @@ class Heartbeat(threading.Thread):
                 if reconnected or time.monotonic() - last_upkeep > self.app.config["UPKEEP_EVERY_SECONDS"]:
                     last_upkeep = time.monotonic()
                     self.upkeep()
-            self.stopping.wait(interval)
+            self.beat_now.wait(interval)
+            self.beat_now.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.beat_now.set()
 
     def beat(self) -> bool:
         """Stamp this worker and its job; True when Redis answers again after being down."""
@@ -313,4 +320,4 @@ def run_worker(app: Flask, burst: bool = False, max_jobs: int | None = None, que
     finally:
         # The worker's entry is left to age out (WORKER_ALIVE_SECONDS) rather than removed: a recycled worker
         # (--max-jobs) is back within seconds, and removing it would turn that gap into 503s for submitters.
-        heartbeat.stopping.set()
+        heartbeat.stop()

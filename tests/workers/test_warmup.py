@@ -189,3 +189,37 @@ def test_a_worker_that_never_hears_model_queues_runs_every_job_as_it_comes(tmp_p
     assert NewModels((), hears_model_queues=False).not_yet_warm("remove-background", {}, str(tmp_path)) is None
     assert NewModels(("rembg-u2net",)).not_yet_warm("remove-background", {}, str(tmp_path)) is None  # warm
     assert NewModels(()).not_yet_warm("enhance", {}, str(tmp_path)) is None  # classical: no model to wait for
+
+
+def test_the_worker_listens_for_a_new_model_as_soon_as_it_is_warm(app, tmp_path, redis_server, monkeypatch):
+    """Jobs handed to a model's queue wait for the worker to hear it: that happens when the warm-up ends, not at
+    the heartbeat's next beat (up to WORKER_HEARTBEAT_SECONDS later)."""
+    from redis import Redis
+
+    from workers import warmup
+    from workers.worker import Heartbeat, Listening
+
+    compiled = threading.Event()
+    monkeypatch.setattr(warmup, "warm_up", lambda models_dir, only=None: compiled.wait(30) and [])
+    app.config.update(WORKER_HEARTBEAT_SECONDS=60, MODELS_DIR=str(tmp_path))
+    base = app.config["QUEUE_NAME"]
+    heartbeat = Heartbeat(app, Redis.from_url(redis_server.url), "warm-test-listens",
+                          Listening.for_models(base, (), "cpu", time.time()))
+    mf.write_u2net_like_onnx(tmp_path / "rembg-u2net" / "u2net.onnx")
+    heartbeat.start()  # its first beat notices the new model
+    try:
+        deadline = time.monotonic() + 10
+        while not heartbeat.new_models.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        heartbeat.new_models.warm_pending(str(tmp_path))  # what the idle worker's poll does
+        time.sleep(0.5)
+        assert heartbeat.listening.queues == (base,)  # warming: not heard yet
+        compiled.set()
+        deadline = time.monotonic() + 5  # far less than the 60 s between beats
+        while heartbeat.listening.models != ("rembg-u2net",) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert heartbeat.listening.queues == (f"{base}:model:rembg-u2net", base)
+    finally:
+        heartbeat.stop()
+        heartbeat.join(5)
+    assert not heartbeat.is_alive()
