@@ -38,6 +38,23 @@ def _real_u2net() -> tuple[Path | None, str]:
     return tests_module("real_weights").fetched_file("rembg-u2net")
 
 
+def missing_server_packages() -> list[str]:
+    """The packages of rembg's `cli` extra (what `rembg s` imports) that are not installed: the test install
+    (`pip install -e '.[test]'`) has them, the service's (`.[all]`) does not."""
+    import importlib.metadata
+    import re
+
+    missing = []
+    for requirement in importlib.metadata.requires("rembg") or []:
+        if re.search(r"""extra\s*==\s*["']cli["']""", requirement):
+            name = re.match(r"[A-Za-z0-9._-]+", requirement).group(0)
+            try:
+                importlib.metadata.distribution(name)
+            except importlib.metadata.PackageNotFoundError:
+                missing.append(name)
+    return missing
+
+
 def _png(name: str) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(photo(name)).save(buffer, "PNG")
@@ -200,6 +217,11 @@ def run(quick: bool) -> tuple[list[Row], dict]:
     weights, why = _real_u2net()
     if weights is None:
         return [Row(SECTION, "rembg_ratio", "n/a", "", f"no real U²-Net: {why}")], {"rembg_ratio": math.nan}
+    missing = missing_server_packages()
+    if missing:
+        why = (f"`rembg s` cannot start: rembg's server needs {', '.join(missing)} (rembg[cli]); "
+               "the test install has them: pip install -e '.[test]'")
+        return [Row(SECTION, "rembg_ratio", "n/a", "", why)], {"rembg_ratio": math.nan}
     rounds = 3 if quick else 7
     service = BenchService()
     real_weights = tests_module("real_weights")
