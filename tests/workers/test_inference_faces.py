@@ -13,6 +13,7 @@ from workers.engines.base import EngineInput, NoFaceFound
 from workers.inference import faces
 from workers.inference import restore_face as restore_module
 from workers.inference import run_model_engine
+from pixelforge import model_registry as reg
 from pixelforge.model_registry import weights_file
 
 
@@ -159,6 +160,22 @@ def test_yunet_like_graph_has_yunets_outputs(tmp_path):
     for stride in (8, 16, 32):
         for head, width in (("cls", 1), ("obj", 1), ("bbox", 4), ("kps", 10)):
             assert outputs[f"{head}_{stride}"].shape == (1, (96 // stride) * (160 // stride), width)
+
+
+def test_opening_the_detector_prints_nothing_and_keeps_opencvs_log_level(tmp_path, capfd):
+    """OpenCV 5 warned on every create that its graph engine ignores the preferred target: seen on the console of
+    `pixelforge models add yunet-2023mar` and in worker logs."""
+    from cv2.utils import logging as cv_logging
+
+    from workers.inference.loadable import check_loads
+
+    path = mf.write_yunet_like_onnx(tmp_path / "yunet.onnx")
+    before = cv_logging.getLogLevel()
+    capfd.readouterr()
+    faces.load_detector(path)
+    assert check_loads(reg.REGISTRY.get(restore_module.DETECTOR), path) == []
+    assert capfd.readouterr().err == ""
+    assert cv_logging.getLogLevel() == before
 
 
 @pytest.mark.parametrize(("width", "height", "square"), [

@@ -38,11 +38,19 @@ class Face:
     score: float
 
 
-def load_detector(path: Path):
-    """OpenCV's YuNet (cv2.FaceDetectorYN); the input size is set per image."""
+def load_detector(path: Path, size: tuple[int, int] = (320, 320)):
+    """OpenCV's YuNet (cv2.FaceDetectorYN); the input size is set per image. OpenCV 5 warns on every create that
+    its new graph engine ignores the target the detector asks for (the CPU, which is what it runs on anyway): a line
+    on the console of `models add` and in every worker log that says nothing to the user, so it is kept quiet."""
     import cv2
+    from cv2.utils import logging as cv_logging
 
-    return cv2.FaceDetectorYN.create(str(path), "", (320, 320), 0.7, 0.3, 5000)
+    level = cv_logging.getLogLevel()
+    cv_logging.setLogLevel(min(level, cv_logging.LOG_LEVEL_ERROR))
+    try:
+        return cv2.FaceDetectorYN.create(str(path), "", size, 0.7, 0.3, 5000)
+    finally:
+        cv_logging.setLogLevel(level)
 
 
 def order_landmarks(points: np.ndarray) -> np.ndarray:

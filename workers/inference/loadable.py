@@ -103,8 +103,10 @@ def _check_yunet(entry: reg.ModelEntry, path: Path) -> list[str]:
     import cv2
     import numpy as np
 
+    from workers.inference.faces import load_detector
+
     try:
-        detector = cv2.FaceDetectorYN.create(str(path), "", (64, 64), 0.7, 0.3, 5000)
+        detector = load_detector(path, (64, 64))
         detector.detect(np.zeros((64, 64, 3), np.uint8))
     except cv2.error as error:
         reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
