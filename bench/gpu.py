@@ -111,7 +111,9 @@ def build_sd_unet(device: str, dtype, smoke: bool):
     `smoke` shrinks its widths for a CPU run of the code path."""
     import torch
     from diffusers import UNet2DConditionModel
+    from diffusers.utils import logging as diffusers_logging
 
+    diffusers_logging.set_verbosity_error()  # .to(dtype) of a model built in code warns of nothing useful
     widths = (32, 64, 64, 64) if smoke else (320, 640, 1280, 1280)
     with torch.device(device):
         torch.manual_seed(0)
@@ -121,6 +123,19 @@ def build_sd_unet(device: str, dtype, smoke: bool):
             up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, cross_attention_dim=768,
             attention_head_dim=8, norm_num_groups=32, act_fn="silu", flip_sin_to_cos=True, freq_shift=0,
         ).to(dtype).eval()
+
+
+def build_sd_vae(device: str):
+    """SD 1.5's VAE (its released configuration) with random weights, in float32."""
+    import torch
+    from diffusers import AutoencoderKL
+
+    with torch.device(device):
+        torch.manual_seed(0)
+        return AutoencoderKL(
+            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
+            block_out_channels=(128, 256, 512, 512), norm_num_groups=32, act_fn="silu",
+            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4).eval()
 
 
 def sd_unet(device: str, repeats: int, smoke: bool) -> list[Row]:

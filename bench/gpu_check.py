@@ -128,12 +128,7 @@ def check_sd(device: str, repeats: int) -> list[dict]:
     import copy
 
     import torch
-    from diffusers import AutoencoderKL
-    from diffusers.utils import logging as diffusers_logging
-
-    from bench.gpu import build_sd_unet
-
-    diffusers_logging.set_verbosity_error()  # .to(half) on a model built in code warns of nothing useful
+    from bench.gpu import build_sd_unet, build_sd_vae  # which silence diffusers' notice about .to(half)
 
     smoke = device != "cuda"
     half = torch.float16
@@ -146,12 +141,7 @@ def check_sd(device: str, repeats: int) -> list[dict]:
     sample = torch.randn(2, 9, latent, latent, device=device)
     text = torch.randn(2, 77, 768, device=device)
     step = torch.tensor([500, 500], device=device)
-    with torch.device(device):
-        torch.manual_seed(0)
-        vae = AutoencoderKL(  # SD 1.5's VAE configuration
-            in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=512,
-            block_out_channels=(128, 256, 512, 512), norm_num_groups=32, act_fn="silu",
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4).eval()
+    vae = build_sd_vae(device)
     vae_half = copy.deepcopy(vae).to(half)
     latents = torch.randn(1, 4, latent, latent, device=device)
     rows = []

@@ -28,5 +28,6 @@ OPERATION = Operation(
     time_limits=TimeLimits(cpu=1800, gpu=300),
     model=ModelEngine("workers.inference.inpaint:run_inpaint", family="the Stable Diffusion inpainting model",
                       preference=lambda params, device: ("sd-inpainting",),
-                      warm_by_loading="workers.inference.inpaint:get_pipeline"),
+                      warm_by_loading="workers.inference.inpaint:get_pipeline",
+                      warm_params=({"prompt": "", "steps": 2, "strength": 1.0, "seed": 0},)),  # a GPU's short run
 )

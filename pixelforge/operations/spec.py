@@ -48,7 +48,7 @@ class ModelEngine:
     then_classical: bool = False  # the classical engine also runs, on the model's output (enhance: restore, then tone)
     warm_params: tuple[dict, ...] = ({},)  # parameters a worker runs it with once at start (one run per model)
     warm_picture: str = "noise"  # the warm-up's picture: "noise", or "face" for a model that runs on faces only
-    warm_by_loading: str | None = None  # "module:function(name, models dir)": load only, when a run costs too much
+    warm_by_loading: str | None = None  # "module:function(name, models dir)": a CPU only loads it
 
 
 @dataclass(frozen=True)
