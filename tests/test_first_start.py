@@ -81,9 +81,24 @@ def test_the_pull_installs_what_a_source_gives_and_says_what_serves_each_operati
 def test_when_a_start_pulls(tmp_path, marker, enabled, offline, force, pulls, says):
     if marker is not None:
         (tmp_path / first_start.MARKER).write_text(json.dumps(marker))
-    pull, why_not = first_start.pull_decision(tmp_path, enabled, offline, force)
+    pull, why_not = first_start.pull_decision(tmp_path, tmp_path / "models", enabled, offline, force)
     assert pull is pulls
     assert (says in why_not) if says else why_not == ""
+
+
+def test_a_later_start_names_only_the_failed_models_still_missing(tmp_path):
+    """Seen as a new user: after `models add yunet-2023mar …` every start still said yunet-2023mar could not be
+    fetched, while `models list` called it installed."""
+    failed = {"yunet-2023mar": "cannot reach …", "gfpgan-1.4": "needs yunet-2023mar, which could not be fetched"}
+    (tmp_path / first_start.MARKER).write_text(json.dumps({"failed": failed}))
+    models = tmp_path / "models"
+    (models / "yunet-2023mar").mkdir(parents=True)
+    (models / "yunet-2023mar" / "face_detection_yunet_2023mar.onnx").write_bytes(b"added by hand")
+    pull, why_not = first_start.pull_decision(tmp_path, models, True, False, False)
+    assert not pull and why_not.startswith("models: gfpgan-1.4 could not be fetched on the first start")
+    (models / "gfpgan-1.4").mkdir()
+    (models / "gfpgan-1.4" / "GFPGANv1.4.pth").write_bytes(b"added by hand")
+    assert first_start.pull_decision(tmp_path, models, True, False, False) == (False, "")
 
 
 def test_the_defaults_bring_what_they_need_first():

@@ -108,8 +108,10 @@ def write_marker(instance: Path, report: PullReport) -> None:
     marker_path(instance).write_text(json.dumps(record, indent=2) + "\n")
 
 
-def pull_decision(instance: Path, enabled: bool, offline: bool, force: bool) -> tuple[bool, str]:
-    """(pull now?, the line that says why not)."""
+def pull_decision(instance: Path, models_dir: Path, enabled: bool, offline: bool,
+                  force: bool) -> tuple[bool, str]:
+    """(pull now?, the line that says why not). A model the first start could not fetch but installed since (by
+    `models add` or `models pull`) is not named again."""
     if offline:
         return False, "models: --offline, so the default models are not pulled"
     if force:
@@ -119,7 +121,8 @@ def pull_decision(instance: Path, enabled: bool, offline: bool, force: bool) -> 
     marker = marker_path(instance)
     if not marker.is_file():
         return True, ""
-    failed = json.loads(marker.read_text()).get("failed") or {}
+    failed = [name for name in json.loads(marker.read_text()).get("failed") or {}
+              if name not in reg.REGISTRY or not reg.is_installed(name, Path(models_dir))]
     if failed:
         return False, (f"models: {', '.join(failed)} could not be fetched on the first start (see {marker}); "
                        "`pixelforge serve --pull-models` tries again")
@@ -154,9 +157,10 @@ def begin(app, offline: bool, force: bool) -> threading.Thread | None:
     from pixelforge.cli.models import guess_device
 
     instance = Path(app.instance_path)
-    pull, why_not = pull_decision(instance, app.config["PULL_MODELS_ON_START"], offline, force)
+    models_dir = Path(app.config["MODELS_DIR"])
+    pull, why_not = pull_decision(instance, models_dir, app.config["PULL_MODELS_ON_START"], offline, force)
     if why_not:
         click.echo(why_not, err=True)
     if not pull:
         return None
-    return start_first_start_pull(instance, Path(app.config["MODELS_DIR"]), guess_device())
+    return start_first_start_pull(instance, models_dir, guess_device())
