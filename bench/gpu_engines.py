@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.fixtures import REPO_ROOT, centre_mask, install_model, models_cache, photo
+from bench.modelrun import LoadTimer
 
 YUNET = REPO_ROOT.parent / "shared" / "models" / "face_detection_yunet_2023mar.onnx"
 AGREEMENT_DB = 30.0  # the same floor as gpu_check's precision check
@@ -122,33 +123,11 @@ def engine_input(case: Case, size: tuple[int, int] | None = None):
     return EngineInput(Image.fromarray(photo(width, height)), dict(case.params), mask)
 
 
-class Loads:
-    """Wraps workers.inference.warm_model (the engines look it up at call time) to time each load and keep what
-    it loaded, so the table can say the dtype the model really ran at."""
-
-    def __init__(self):
-        import workers.inference as inference
-
-        self.seconds: list[float] = []
-        self.models: list[object] = []
-        original = inference.warm_model
-
-        def timed_warm_model(name, models_dir, kind, load):
-            def timed_load(path):
-                start = time.perf_counter()
-                model = load(path)
-                self.seconds.append(time.perf_counter() - start)
-                self.models.append(model)
-                return model
-
-            return original(name, models_dir, kind, timed_load)
-
-        inference.warm_model = timed_warm_model
-
-    def dtype(self) -> str:
-        model = self.models[-1] if self.models else None
-        dtype = getattr(getattr(model, "unet", model), "dtype", None)
-        return str(dtype).replace("torch.", "") if dtype is not None else "-"
+def loaded_dtype(loads: LoadTimer) -> str:
+    """The dtype of the model (or a pipeline's UNet) the case loaded last."""
+    model = loads.last_loaded
+    dtype = getattr(getattr(model, "unet", model), "dtype", None)
+    return str(dtype).replace("torch.", "") if dtype is not None else "-"
 
 
 @contextlib.contextmanager
@@ -220,7 +199,7 @@ def psnr(a, b) -> float:
     return float("inf") if error == 0 else float(10 * np.log10(255.0 ** 2 / error))
 
 
-def run_case(case: Case, device: str, repeats: int, yunet: Path, loads: Loads) -> dict:
+def run_case(case: Case, device: str, repeats: int, yunet: Path, loads: LoadTimer) -> dict:
     from workers.warmup import warm_up
 
     row = {"case": f"{case.operation} {case.model}", "input": f"{case.size[0]}x{case.size[1]}"}
@@ -233,14 +212,14 @@ def run_case(case: Case, device: str, repeats: int, yunet: Path, loads: Loads) -
 
             if device == "cuda":
                 torch.cuda.reset_peak_memory_stats()
-            loaded = len(loads.seconds)
+            loaded = len(loads.loads)
             started = time.perf_counter()
             warmed = warm_up(models_dir, only={case.model})  # what a worker does at start, before any job
             synchronize(device)
             row["warm_up_s"] = time.perf_counter() - started
-            row["load_s"] = sum(loads.seconds[loaded:])
+            row["load_s"] = sum(loads.loads[loaded:])
             row["first_s"], output = one_job(case, models_dir, device)
-            row["dtype"] = loads.dtype()
+            row["dtype"] = loaded_dtype(loads)
             row["warm_s"] = statistics.median(one_job(case, models_dir, device)[0] for _ in range(repeats))
             # a warm model meets a picture size it has not seen (real traffic): shape-dependent set-up, if any
             row["new_size_s"] = one_job(case, models_dir, device, (case.size[0] - 24, case.size[1] - 16))[0]
@@ -292,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     device = "cpu" if args.smoke else "cuda"
     from workers.inference.background import gpu_provider_problem
 
-    loads = Loads()
+    loads = LoadTimer()
     rows = [run_case(case, device, 1 if args.smoke else args.repeats, args.yunet, loads)
             for case in cases(args.smoke) if not args.only or case.operation in args.only]
     print(render(rows))

@@ -24,19 +24,22 @@ MODELS = {
 
 
 class LoadTimer:
-    """Wraps workers.inference.warm_model (which the engines look up at call time) to time each model load."""
+    """Wraps workers.inference.warm_model (which the engines look up at call time) to time each model load and
+    keep the last model loaded (whose dtype says the precision it really runs at)."""
 
     def __init__(self):
         import workers.inference as inference
 
         self.loads: list[float] = []
+        self.last_loaded: object | None = None
         original = inference.warm_model
 
         def timed_warm_model(name, models_dir, kind, load):
             def timed_load(path):
                 start = time.perf_counter()
                 try:
-                    return load(path)
+                    self.last_loaded = load(path)
+                    return self.last_loaded
                 finally:
                     self.loads.append(time.perf_counter() - start)
 

@@ -107,7 +107,7 @@ def _warm(operation: str, params: dict, name: str, models_dir: Path, device: str
         log.info("warm-up found no face in its sample; %s loads with the first face", name)
 
 
-def _sample_input(picture: str, needs_mask: bool, side: int = TINY_SIDE) -> tuple[Image.Image, Image.Image | None]:
+def _sample_input(picture: str, needs_mask: bool, side: int) -> tuple[Image.Image, Image.Image | None]:
     """A side×side picture ("face": a real one at its own size, so a face restorer runs too), with a mask when the
     operation needs one."""
     if picture == "face":
