@@ -63,6 +63,20 @@ def test_set_password_reads_stdin(cli, app):
     assert cli("users", "set-password", "pw@example.com", stdin="short\n").exit_code == 1
 
 
+def test_set_password_at_a_terminal_asks_twice_and_hides_it(cli, monkeypatch):
+    from pixelforge.accounts import authenticate
+    from pixelforge.cli import accounts
+
+    cli("users", "create", "tty@example.com")
+    monkeypatch.setattr(accounts, "_stdin_is_terminal", lambda: True)
+    result = cli("users", "set-password", "tty@example.com", stdin="correct horse\ncorrect horse\n")
+    assert result.exit_code == 0 and "New password" in result.output and "correct horse" not in result.output
+    assert authenticate("tty@example.com", "correct horse") is not None
+    mismatch = cli("users", "set-password", "tty@example.com", stdin="one password\nanother one\n")
+    assert mismatch.exit_code != 0 and "do not match" in mismatch.output
+    assert authenticate("tty@example.com", "correct horse") is not None
+
+
 def test_keys_create_prints_only_the_key_and_it_works(cli, client):
     cli("users", "create", "keys@example.com", "--plan", "pro", "--credits", "1")
     key = cli("keys", "create", "keys@example.com", "--name", "laptop").output.strip()

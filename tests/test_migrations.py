@@ -278,3 +278,16 @@ def test_two_processes_upgrading_one_sqlite_file_at_once_both_succeed(tmp_path):
     assert [process.returncode for process in processes] == [0, 0], outputs
     assert sum("nothing to do" in output for output in outputs) == 1
     assert schema_state(url).revision == HEAD
+
+
+def test_an_upgrade_logs_its_steps_and_not_alembics_plugins(tmp_path):
+    """A first start printed seven 'setup plugin' lines: importing alembic logs them at INFO."""
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    script = ("import logging; logging.basicConfig(level=logging.INFO); "
+              "from sqlalchemy import create_engine; from pixelforge.migrations import upgrade; "
+              f"upgrade(create_engine({url!r}))")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    printed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert printed.returncode == 0, printed.stderr
+    assert "Running upgrade  -> 0001" in printed.stderr
+    assert "setup plugin" not in printed.stderr

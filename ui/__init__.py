@@ -19,6 +19,7 @@ def mount_playground(root, flask_app) -> None:
 
     from ui.ownership import HandedOut, SessionOwners
     from ui.playground import RESULT_FILES_KEEP_SECONDS, Playground
+    from ui.queue_timing import quieten_when_idle
     from ui.session import FlaskSessionReader, SignInRedirect
     from ui.uploads import UploadRules, UploadStore, start_sweeper
 
@@ -28,6 +29,7 @@ def mount_playground(root, flask_app) -> None:
                             concurrency=int(flask_app.config["PLAYGROUND_CONCURRENCY"]))
     blocks = playground.build()
     blocks.queue(default_concurrency_limit=4)
+    quieten_when_idle(blocks)
     root.add_middleware(SignInRedirect, reader=reader, prefix=PATH)
     gr.mount_gradio_app(root, blocks, path=PATH, auth_dependency=reader.gradio_user, theme=playground_theme(),
                         css=(HERE / "playground.css").read_text(encoding="utf-8"), footer_links=[],

@@ -24,3 +24,48 @@ document.addEventListener("keydown", (event) => {
   target.focus();
   target.click();
 });
+
+// A picture the upload route refuses (not an image, too large, too many pixels) is said in the tool's status panel,
+// where every other refusal stays, not only in Gradio's passing "HTTP 422: …" pop-up. The painter tools say it in
+// their own line. The next accepted picture clears it.
+const pageFetch = window.fetch.bind(window);
+window.fetch = async (input, init) => {
+  const response = await pageFetch(input, init);
+  const url = new URL(typeof input === "string" ? input : input.url, location.href);
+  if (url.pathname.endsWith("/gradio_api/upload")) {
+    showUploadOutcome(response.ok ? null : await response.clone().text());
+  }
+  return response;
+};
+
+function showUploadOutcome(refusal) {
+  const block = Array.from(document.querySelectorAll(".pf-status-block")).find((element) => element.offsetParent);
+  const tab = block && block.closest("[role=tabpanel]");
+  const current = block && block.querySelector(".pf-status");
+  if (!current || (tab && tab.querySelector(".pf-painter"))) return;
+  if (refusal === null) {
+    if (current.dataset.state === "upload-refused") {
+      current.replaceWith(panel("idle", "status", "", "Press Run when ready."));
+    }
+    return;
+  }
+  const reason = refusal.trim();
+  current.replaceWith(panel("error", "alert", "Picture not accepted.",
+    reason ? reason[0].toUpperCase() + reason.slice(1) : "Choose a PNG, JPEG or WebP picture.", "upload-refused"));
+}
+
+function panel(kind, role, title, text, state) {
+  const box = document.createElement("div");
+  box.className = `pf-status pf-status-${kind}`;
+  box.setAttribute("role", role);
+  box.dataset.state = state || kind;
+  const line = document.createElement("p");
+  if (title) {
+    const strong = document.createElement("strong");
+    strong.textContent = title;
+    line.append(strong, " ");
+  }
+  line.append(text);
+  box.append(line);
+  return box;
+}

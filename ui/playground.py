@@ -133,9 +133,12 @@ class Playground:
             user = db.session.get(User, int(request.username))
             if user is None:
                 return ""
+            # Two lines, the account, then its pages: as one line it wrapped wherever the email's length left it
+            # (once with "Credits" alone on the second line).
+            credits = "credit" if user.credits == 1 else "credits"
             return (f"<p>Signed in as <strong>{html.escape(user.email)}</strong> · {html.escape(user.plan)} plan · "
-                    f"<strong data-testid='balance'>{user.credits}</strong> credits · "
-                    "<a href=\"/dashboard\">Dashboard</a> · <a href=\"/dashboard/jobs\">Jobs</a> · "
+                    f"<strong data-testid='balance'>{user.credits}</strong> {credits}</p>"
+                    "<p><a href=\"/dashboard\">Dashboard</a> · <a href=\"/dashboard/jobs\">Jobs</a> · "
                     "<a href=\"/dashboard/credits\">Credits</a></p>")
 
     # --- runs ---------------------------------------------------------------------------------------------

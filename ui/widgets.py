@@ -124,9 +124,10 @@ def build_tool(operation: Operation) -> Tool:
             tool.status = gr.HTML(status_view.idle(), elem_id=f"{slug}-status", elem_classes="pf-status-block")
             tool.result = gr.HTML(result_view.empty(), elem_id=f"{slug}-result", apply_default_css=False,
                                   js_on_load=(HERE / "result.js").read_text(encoding="utf-8"))
-            with gr.Row(visible=False, elem_classes="pf-use-row") as tool.use_row:
+            # Stacked, not side by side: beside the radio group the button overran the column at 1280 px.
+            with gr.Column(visible=False, elem_classes="pf-use-row") as tool.use_row:
                 others = [(other.title, other.name) for other in OPERATIONS.values() if other.name != slug]
                 tool.use_target = gr.Radio(others, value=others[0][1], label="Use this result as the picture of",
-                                           elem_id=f"{slug}-use-target", scale=3)
-                tool.use_button = gr.Button("Use as input", elem_id=f"{slug}-use", scale=1)
+                                           elem_id=f"{slug}-use-target")
+                tool.use_button = gr.Button("Use as input", elem_id=f"{slug}-use", elem_classes="pf-use", size="md")
     return tool

@@ -98,12 +98,23 @@ def add_credits_command(email: str, amount: int) -> None:
 @click.argument("email")
 @with_app
 def set_password_command(email: str) -> None:
-    """Set a user's dashboard password, read from stdin."""
+    """Set a user's dashboard password: asked for twice, hidden, at a terminal; else read from stdin's first line."""
     from pixelforge.accounts import require_user, set_password
 
     user = require_user(email)
-    set_password(user, sys.stdin.readline().rstrip("\n"))
+    set_password(user, _read_password())
     click.echo(f"password set for {user.email}")
+
+
+def _read_password() -> str:
+    """At a terminal a bare read would sit waiting with no prompt; piped input (scripts, tests) stays one line."""
+    if _stdin_is_terminal():
+        return click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\n")
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
 @click.group()

@@ -18,6 +18,8 @@ from sqlalchemy.pool import NullPool
 from pixelforge.database import StartupRefused
 
 log = logging.getLogger(__name__)
+# Importing alembic logs a line per plugin at INFO, at every start; set before anything here imports it.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 HEAD = "0003"  # the newest revision (tests/test_migrations.py checks it against the scripts); no alembic import
@@ -61,7 +63,6 @@ def alembic_config(connection: Connection | None = None):
     """Alembic's configuration in code (no alembic.ini): the scripts in this package, our connection."""
     from alembic.config import Config
 
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin, every run
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("file_template", "%%(rev)s_%%(slug)s")

@@ -64,7 +64,7 @@ REGISTRY.add(
     ModelEntry(
         name="rembg-u2net", operation=remove_background.NAME, loader=LOAD_REMBG_U2NET,
         licence=Licence(_APACHE, "https://github.com/xuebinqin/U-2-Net/blob/master/LICENSE"),
-        source="https://github.com/danielgatis/rembg", description="U^2-Net general salient-object model",
+        source="https://github.com/danielgatis/rembg", description="U²-Net general salient-object model",
         files=(ModelFile("u2net.onnx", "https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2net.onnx",
                          "8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491", 175997641,
                          md5="60024c5c889badc19c04ad937298a77b",

@@ -120,3 +120,25 @@ def test_a_photo_without_a_face_says_so_and_is_refunded(service, open_page, acco
     assert "No face was found in this picture" in status and "1 credit was refunded" in status
     page.locator("#pf-account [data-testid=balance]", has_text="1").wait_for()
     assert page.locator("#restore-face-result .pf-after").count() == 0
+
+
+def test_a_refused_picture_is_said_in_the_status_panel_until_a_good_one_comes(service, open_page, account, tmp_path):
+    user = account(credits=1)
+    page, base = open_page(cookies=user.cookies), service.base
+    open_tool(page, base, "enhance")
+    not_a_picture = tmp_path / "notes.png"
+    not_a_picture.write_text("these are notes, not a picture\n")
+    page.locator("#enhance-image input[type=file]").set_input_files(str(not_a_picture))
+    refused = page.locator("#enhance-status [data-state=upload-refused]")
+    refused.wait_for()
+    assert refused.get_attribute("role") == "alert"
+    assert refused.inner_text().startswith("Picture not accepted. Image is not a supported image")
+    shot(page, "44-refused-picture")
+
+    upload(page, "enhance", photo(tmp_path / "photo.png"))
+    page.locator("#enhance-status [data-state=idle]", has_text="Press Run when ready.").wait_for()
+    assert page.locator("#pf-account").inner_text().startswith(f"Signed in as {user.email} · free plan · 1 credit\n")
+    assert run_and_wait(page, "enhance") == "done"
+    page.locator("#pf-account", has_text="0 credits").wait_for()
+    page.problems[:] = [problem for problem in page.problems if "422" not in problem]  # the refused upload itself
+    assert page.problems == []
