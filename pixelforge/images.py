@@ -179,6 +179,20 @@ def _check_coverage(low: int, high: int, param: str) -> None:
                                "area to change white, on black", param, "full_mask")
 
 
+GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L")
+
+
+def is_greyscale(data: bytes) -> bool:
+    """The picture is stored without colour (a greyscale PNG or JPEG, 8 or 16 bits), read from its header."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as image:
+                return image.mode in GREY_MODES
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
+        return False
+
+
 def decode_image(data: bytes, param: str = "image") -> Image.Image:
     """Decode fully, apply EXIF orientation, and normalise to RGB or RGBA (alpha kept)."""
     fmt = sniff_format(data)
@@ -267,12 +281,12 @@ def decode_deep(data: bytes) -> np.ndarray | None:
 
 
 def encode_deep_png(array: np.ndarray, png_compress_level: int = 1) -> bytes:
-    """A 16-bit PNG of an H×W×3 or ×4 uint16 RGB(A) array, without metadata."""
+    """A 16-bit PNG of an H×W grey or H×W×3 or ×4 uint16 RGB(A) array, without metadata."""
     import cv2
 
-    conversion = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(array, conversion),
-                               [cv2.IMWRITE_PNG_COMPRESSION, png_compress_level])
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR)
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, png_compress_level])
     if not ok:
         raise ValueError("could not encode the 16-bit result as PNG")
     return encoded.tobytes()

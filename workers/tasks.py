@@ -68,16 +68,19 @@ def _compute(job_id: str, operation: str, params: dict, input_key: str, mask_key
     output)."""
     from workers.engines import run_operation
     from workers.engines.base import EngineInput
-    from workers.output import encode, finish
+    from workers.output import as_grey, encode, finish
 
     storage = get_storage()
     source = storage.get(input_key)
     image = images.decode_image(source, "image")
     mask = images.decode_mask(storage.get(mask_key), image.size, "mask") if mask_key else None
-    deep = images.decode_deep(source) if get_operation(operation).keeps_16_bit else None
+    spec = get_operation(operation)
+    deep = images.decode_deep(source) if spec.keeps_16_bit else None
     output = run_operation(operation, EngineInput(image=image, params=params, mask=mask, deep=deep, progress=progress),
                            current_app.config["MODELS_DIR"])
     output = finish(operation, output, params)
+    if spec.keeps_grey and images.is_greyscale(source):
+        output = as_grey(output)
     data, content_type = encode(output, params, current_app.config["PNG_COMPRESS_LEVEL"])
     result_key = job_object_key(job_id, f"result.{images.EXTENSIONS[content_type]}")
     storage.put(result_key, data)

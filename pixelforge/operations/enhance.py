@@ -18,6 +18,7 @@ def preferred_models(params: dict, device: str) -> tuple[str, ...]:
 
 OPERATION = Operation(
     name=NAME, title="Enhance", summary="Improve colour, exposure, contrast and sharpness.", order=40,
+    keeps_grey=True,
     params=OUTPUT, cost=lambda p: 1,
     time_limits=TimeLimits(cpu=120, gpu=120),
     model=ModelEngine("workers.inference.upscale:run_enhance", family="Real-ESRGAN", preference=preferred_models,

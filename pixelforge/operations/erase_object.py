@@ -8,6 +8,7 @@ NAME = "erase-object"
 
 OPERATION = Operation(
     name=NAME, title="Erase object", summary="Erase what a mask covers (white = erase).", order=50,
+    keeps_grey=True,
     params=OUTPUT, cost=lambda p: 1, needs_mask=True,
     time_limits=TimeLimits(cpu=300, gpu=180),
     model=ModelEngine("workers.inference.erase:run_erase", family="LaMa", preference=lambda params, device: ("lama",),

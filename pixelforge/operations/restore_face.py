@@ -8,6 +8,7 @@ NAME = "restore-face"
 
 OPERATION = Operation(
     name=NAME, title="Restore face", summary="Restore faces in old or damaged photos.", order=30,
+    keeps_grey=True,
     params=(FloatParam("fidelity", 0.7, 0.0, 1.0, label="Fidelity",
                        hint="Higher keeps more of the original face; lower restores more strongly."), *OUTPUT),
     cost=lambda p: 1,

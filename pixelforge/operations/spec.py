@@ -66,6 +66,7 @@ class Operation:
     needs_mask: bool = False
     output_scale: Callable[[dict], int] = lambda params: 1
     keeps_16_bit: bool = False  # its engines take a 16-bit input at 16 bits (a 16-bit PNG stays 16-bit)
+    keeps_grey: bool = False  # a greyscale picture's result is stored greyscale (it adds no colour of its own)
     finish: str | None = None  # "module:function(EngineOutput, params)": the result finished as asked, any engine
     variants: tuple[tuple[str, dict], ...] = (("", {}),)  # parameters that change the engine, shown apart
     order: int = 100  # its place among the playground's tabs and the API's routes

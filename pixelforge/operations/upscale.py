@@ -23,7 +23,7 @@ OPERATION = Operation(
     params=(IntParam("scale", 2, 2, 4, choices=(2, 4), label="Scale"), *OUTPUT),
     cost=lambda p: 1 if p["scale"] == 2 else 2, output_scale=lambda p: p["scale"],
     time_limits=TimeLimits(cpu=600, gpu=180),
-    keeps_16_bit=True,
+    keeps_16_bit=True, keeps_grey=True,
     variants=(("2x", {"scale": 2}), ("4x", {"scale": 4})),
     model=ModelEngine("workers.inference.upscale:run_upscale", family="Real-ESRGAN", preference=preferred_models,
                       spandrel_purpose="SR", warm_params=({"scale": 4}, {"scale": 2})),

@@ -1,5 +1,5 @@
 """Results as asked for: output_format png | jpeg | webp and output_quality on every operation; remove-background's
-bg_color, channels=alpha (the mask) and crop (to the subject, with crop_margin)."""
+bg_color, channels=alpha (the mask) and crop (to the subject, with crop_margin); a greyscale picture stays grey."""
 from __future__ import annotations
 
 import io
@@ -95,3 +95,52 @@ def test_bad_output_options_are_422_and_free(api, fields, param, code):
 def test_the_older_format_field_still_works(api, work_queue):
     job, result, served = run(api, work_queue, "remove-background", image_bytes(), format="webp")
     assert served == "image/webp" and job["params"]["output_format"] == "webp"
+
+
+def grey_png(bits: int = 8, width: int = 48, height: int = 32) -> bytes:
+    """A greyscale PNG (8 or 16 bits) with a dark square to erase and fine steps that 8 bits cannot hold."""
+    import cv2
+
+    y, x = np.mgrid[0:height, 0:width]
+    top = 255 if bits == 8 else 65535
+    pixels = (x / width * 0.6 * top + y / height * 0.3 * top).astype(np.uint16 if bits == 16 else np.uint8)
+    pixels[height // 4:3 * height // 4, width // 3:2 * width // 3] = top // 10
+    return cv2.imencode(".png", pixels)[1].tobytes()
+
+
+@pytest.mark.parametrize("operation, fields", [("upscale", {"scale": "2"}), ("enhance", {}), ("erase-object", {})])
+def test_a_greyscale_picture_comes_back_greyscale(api, work_queue, operation, fields):
+    """Real-ESRGAN's own inference returns a grey picture grey; here a grey PNG came back as RGB, three times the
+    bytes (seen as a new user)."""
+    if operation == "erase-object":
+        mask = np.zeros((32, 48), np.uint8)
+        mask[8:24, 16:32] = 255
+        fields = {"mask": image_bytes_of(mask)}
+    for fmt in ("png", "jpeg"):
+        job, result, _ = run(api, work_queue, operation, grey_png(), output_format=fmt, **fields)
+        assert result.mode == "L", (fmt, job)
+
+
+def test_a_sixteen_bit_greyscale_picture_comes_back_sixteen_bit_greyscale(api, work_queue):
+    import cv2
+
+    picture = grey_png(bits=16)
+    source = cv2.imdecode(np.frombuffer(picture, np.uint8), cv2.IMREAD_UNCHANGED)
+    job_id = api.submit("upscale", picture, scale="2").get_json()["job_id"]
+    work_queue()
+    result = cv2.imdecode(np.frombuffer(api.get(f"/jobs/{job_id}/download").data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert result.dtype == np.uint16 and result.shape == (64, 96)
+    assert np.any(result % 257 != 0)  # values between the 8-bit levels survive
+    assert abs(float(result.mean()) - float(source.mean())) < 0.01 * 65535
+
+
+def test_colour_pictures_and_cut_outs_keep_their_colour_channels(api, work_queue):
+    _, upscaled, _ = run(api, work_queue, "upscale", image_bytes())
+    _, cut_out, _ = run(api, work_queue, "remove-background", grey_png())  # a cut-out is RGBA, whatever came in
+    assert (upscaled.mode, cut_out.mode) == ("RGB", "RGBA")
+
+
+def image_bytes_of(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
