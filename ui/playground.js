@@ -26,8 +26,8 @@ document.addEventListener("keydown", (event) => {
 });
 
 // A picture the upload route refuses (not an image, too large, too many pixels) is said in the tool's status panel,
-// where every other refusal stays, not only in Gradio's passing "HTTP 422: …" pop-up. The painter tools say it in
-// their own line. The next accepted picture clears it.
+// where every other refusal stays, instead of in Gradio's "HTTP 422: …" pop-up, which covered that panel and then
+// went. The painter tools say it in their own line. The next accepted picture clears it.
 const pageFetch = window.fetch.bind(window);
 window.fetch = async (input, init) => {
   const response = await pageFetch(input, init);
@@ -52,6 +52,14 @@ function showUploadOutcome(refusal) {
   const reason = refusal.trim();
   current.replaceWith(panel("error", "alert", "Picture not accepted.",
     reason ? reason[0].toUpperCase() + reason.slice(1) : "Choose a PNG, JPEG or WebP picture.", "upload-refused"));
+  if (reason) closePopUpSaying(reason);
+}
+
+function closePopUpSaying(text, deadline = Date.now() + 3000) {
+  const popUp = Array.from(document.querySelectorAll(".toast-body")).find((toast) => toast.textContent.includes(text));
+  const close = popUp && popUp.querySelector(".toast-close");
+  if (close) close.click();
+  else if (Date.now() < deadline) setTimeout(() => closePopUpSaying(text, deadline), 100);
 }
 
 function panel(kind, role, title, text, state) {
