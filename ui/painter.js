@@ -83,7 +83,8 @@ async function take(file) {
     const sent = await upload(file);
     show(sent, []);
   } catch (error) {
-    say("The picture was not accepted: " + (error && error.message ? error.message : error));
+    const reason = String(error && error.message ? error.message : error).replace(/^HTTP \d+: /, "");
+    say("The picture was not accepted: " + reason);
   }
 }
 

@@ -27,7 +27,7 @@ document.addEventListener("keydown", (event) => {
 
 // A picture the upload route refuses (not an image, too large, too many pixels) is said in the tool's status panel,
 // where every other refusal stays, instead of in Gradio's "HTTP 422: …" pop-up, which covered that panel and then
-// went. The painter tools say it in their own line. The next accepted picture clears it.
+// went. The next accepted picture clears it.
 const pageFetch = window.fetch.bind(window);
 window.fetch = async (input, init) => {
   const response = await pageFetch(input, init);
@@ -40,9 +40,8 @@ window.fetch = async (input, init) => {
 
 function showUploadOutcome(refusal) {
   const block = Array.from(document.querySelectorAll(".pf-status-block")).find((element) => element.offsetParent);
-  const tab = block && block.closest("[role=tabpanel]");
   const current = block && block.querySelector(".pf-status");
-  if (!current || (tab && tab.querySelector(".pf-painter"))) return;
+  if (!current) return;
   if (refusal === null) {
     if (current.dataset.state === "upload-refused") {
       current.replaceWith(panel("idle", "status", "", "Press Run when ready."));

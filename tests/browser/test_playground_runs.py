@@ -142,5 +142,13 @@ def test_a_refused_picture_is_said_in_the_status_panel_until_a_good_one_comes(se
     assert page.locator("#pf-account").inner_text().startswith(f"Signed in as {user.email} · free plan · 1 credit\n")
     assert run_and_wait(page, "enhance") == "done"
     page.locator("#pf-account", has_text="0 credits").wait_for()
-    page.problems[:] = [problem for problem in page.problems if "422" not in problem]  # the refused upload itself
+
+    open_tool(page, base, "erase-object")  # the mask painter's own upload says it the same way
+    page.locator("#erase-object-editor input.pf-file").set_input_files(str(not_a_picture))
+    page.locator("#erase-object-status [data-state=upload-refused]").wait_for()
+    painter_line = page.locator("#erase-object-editor .pf-painter-status").inner_text()
+    assert painter_line == "The picture was not accepted: image is not a supported image; send PNG, JPEG or WebP"
+    page.wait_for_timeout(1500)
+    assert page.locator(".toast-body", has_text="not a supported image").count() == 0
+    page.problems[:] = [problem for problem in page.problems if "422" not in problem]  # the refused uploads
     assert page.problems == []
