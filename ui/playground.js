@@ -31,7 +31,7 @@ document.addEventListener("keydown", (event) => {
 const pageFetch = window.fetch.bind(window);
 window.fetch = async (input, init) => {
   const response = await pageFetch(input, init);
-  const url = new URL(typeof input === "string" ? input : input.url, location.href);
+  const url = new URL(input instanceof Request ? input.url : String(input), location.href);  // a string or a URL
   if (url.pathname.endsWith("/gradio_api/upload")) {
     showUploadOutcome(response.ok ? null : await response.clone().text());
   }
